@@ -1,0 +1,1 @@
+"""Root conftest: the xai-eval plugin itself is loaded through its pytest11 entry point."""

@@ -1,0 +1,50 @@
+"""What a model factory returns: the model, its preprocessing and its Grad-CAM layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A classifier ready for the gate.
+
+    Attributes:
+        model: an ``nn.Module`` mapping a batch ``N x C x H x W`` to logits ``N x classes``.
+        transform: maps a PIL RGB image to the normalised ``C x H x W`` float tensor the model expects.
+        gradcam_layer: dotted module path (``"layer4"``) of the last convolutional block,
+            used by Guided Grad-CAM.
+        name: the id used in test ids and baselines; defaults to the registry name or callable name.
+        categories: optional class names, indexed by class.
+    """
+
+    model: torch.nn.Module
+    transform: Callable[[Image], torch.Tensor]
+    gradcam_layer: str
+    name: str = ""
+    categories: Sequence[str] | None = None
+
+    def with_name(self, name: str) -> ModelBundle:
+        from dataclasses import replace
+
+        return replace(self, name=self.name or name)
+
+
+def imagenet_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> Callable[[Any], Any]:
+    """Resize the short side, centre-crop to ``image_size``, scale to [0, 1], normalise."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.Resize(image_size, interpolation=transforms.InterpolationMode.BILINEAR, antialias=True),
+            transforms.CenterCrop(image_size),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )

@@ -1,0 +1,150 @@
+"""The pytest plugin (registered through the ``pytest11`` entry point ``xai_eval``).
+
+Thin by design: options come from :mod:`xai_eval.settings`, per-run state lives
+in :class:`xai_eval.session.XaiSession`, created once in ``pytest_configure``.
+torch is only imported when a suite asks for a case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from xai_eval.baselines import UPDATE_FLAG
+from xai_eval.cases import CaseRun, case_id
+from xai_eval.errors import DeviceUnavailable, XaiEvalError
+from xai_eval.gate import RESULT_PROPERTY, BaselineGate
+from xai_eval.session import CaseResult, XaiSession
+from xai_eval.settings import add_options, resolve
+
+SESSION_KEY = pytest.StashKey[XaiSession]()
+CONFIG_ERROR_KEY = pytest.StashKey[str]()
+MAX_K_SELECTION = 8
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
+    try:
+        session = XaiSession(resolve(config))
+    except XaiEvalError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    if not hasattr(config, "workerinput"):  # xdist workers report to the controller
+        config.pluginmanager.register(ResultCollector(config, session), "xai-eval-results")
+
+
+def xai_session_of(config: pytest.Config) -> XaiSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "xai_case" not in metafunc.fixturenames:
+        return
+    session = xai_session_of(metafunc.config)
+    try:
+        keys = session.case_keys()
+    except XaiEvalError as exc:
+        metafunc.config.stash[CONFIG_ERROR_KEY] = str(exc)
+        keys = []
+    marker = metafunc.definition.get_closest_marker("xai_methods")
+    if marker is not None:
+        keys = [key for key in keys if key.method in marker.args]
+    metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    error = config.stash.get(CONFIG_ERROR_KEY, None)
+    if error is not None:
+        raise pytest.UsageError(error)
+
+
+@pytest.fixture
+def xai_session(request: pytest.FixtureRequest) -> XaiSession:
+    """The run's :class:`~xai_eval.session.XaiSession`."""
+    return xai_session_of(request.config)
+
+
+@pytest.fixture
+def xai_case(request: pytest.FixtureRequest, xai_session: XaiSession) -> CaseRun:
+    """The (model, method, image) case this test was parametrized with, cached per run."""
+    from xai_eval.models.registry import WeightsMissing
+
+    try:
+        return xai_session.run(request.param)
+    except WeightsMissing as exc:
+        if xai_session.settings.strict_weights:
+            pytest.fail(f"{exc} (failing because of --xai-strict-weights)", pytrace=False)
+        pytest.skip(str(exc))
+    except DeviceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def xai_baselines(request: pytest.FixtureRequest, xai_session: XaiSession) -> BaselineGate:
+    """Asserts a case's value against the baselines file: ``xai_baselines.check(case, value)``."""
+    return BaselineGate(request.node, xai_session.baselines, xai_session.settings.update_baselines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
+        report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+    return report
+
+
+class ResultCollector:
+    """Gathers case results from test reports (xdist workers included) and acts at the end."""
+
+    def __init__(self, config: pytest.Config, session: XaiSession) -> None:
+        self.config = config
+        self.xs = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY:
+                self.xs.results.append(CaseResult.from_property(value))
+
+    def pytest_sessionfinish(self) -> None:
+        xs = self.xs
+        if xs.settings.update_baselines and xs.results:
+            store, n_updated, n_new = xs.baselines.updated((r.key, r.value) for r in xs.results)
+            store.save()
+            xs.update_counts = (n_updated, n_new)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        from xai_eval.summary import results_table
+
+        xs = self.xs
+        if not xs.results:
+            return
+        tr = terminalreporter
+        tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile})")
+        for line in results_table(xs.results):
+            tr.write_line(line)
+        improved = [r for r in xs.results if r.status == "improved"]
+        if improved:
+            tr.write_line("")
+            tr.write_line(f"{len(improved)} case(s) improved beyond tolerance; tighten their baselines with {UPDATE_FLAG}:")
+            for r in improved:
+                tr.write_line(f"  {r.nodeid}: {r.value:.6g} (threshold {r.threshold:.6g})")
+        if xs.update_counts is not None:
+            n_updated, n_new = xs.update_counts
+            tr.write_line("")
+            tr.write_line(f"xai-eval: baselines written to {xs.baselines.path}: {n_updated} updated, {n_new} new")
+        failing = [r for r in xs.results if r.status in ("regressed", "missing")]
+        if failing:
+            args = " ".join(self.config.invocation_params.args) or "suites/"
+            selection = f" -k '{' or '.join(case_id(r.key) for r in failing)}'" if len(failing) <= MAX_K_SELECTION else ""
+            tr.write_line("")
+            tr.write_line(
+                f"xai-eval: {len(failing)} case(s) outside their baselines; to accept the new values run: "
+                f"pytest {args} {UPDATE_FLAG}{selection}"
+            )
