@@ -32,13 +32,13 @@ class CaseRun:
     """
 
     key: CaseKey
-    image: ImageEntry
-    inputs: torch.Tensor
-    explainer: Explainer
-    profile: Profile
-    seconds: dict[str, float] = field(default_factory=dict)
-    _attribution: torch.Tensor | None = None
-    _sensitivity: float | None = None
+    image: ImageEntry = field(repr=False)
+    inputs: torch.Tensor = field(repr=False)
+    explainer: Explainer = field(repr=False)
+    profile: Profile = field(repr=False)
+    seconds: dict[str, float] = field(default_factory=dict, repr=False)
+    _attribution: torch.Tensor | None = field(default=None, repr=False)
+    _sensitivity: float | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:

@@ -115,7 +115,10 @@ class ResultCollector:
     def pytest_sessionfinish(self) -> None:
         xs = self.xs
         if xs.settings.update_baselines and xs.results:
-            store, n_updated, n_new = xs.baselines.updated((r.key, r.value) for r in xs.results)
+            from xai_eval.baselines import BaselineStore
+
+            current = BaselineStore.load(xs.settings.baselines)  # xdist's controller never prepared the session
+            store, n_updated, n_new = current.updated((r.key, r.value) for r in xs.results)
             store.save()
             xs.update_counts = (n_updated, n_new)
 
@@ -138,7 +141,7 @@ class ResultCollector:
         if xs.update_counts is not None:
             n_updated, n_new = xs.update_counts
             tr.write_line("")
-            tr.write_line(f"xai-eval: baselines written to {xs.baselines.path}: {n_updated} updated, {n_new} new")
+            tr.write_line(f"xai-eval: baselines written to {xs.settings.baselines}: {n_updated} updated, {n_new} new")
         failing = [r for r in xs.results if r.status in ("regressed", "missing")]
         if failing:
             args = " ".join(self.config.invocation_params.args) or "suites/"

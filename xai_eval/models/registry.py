@@ -117,8 +117,8 @@ def _import_callable(spec: str, where: str) -> Callable[..., ModelBundle]:
 
 
 def model_id(spec: str) -> str:
-    """The id a model spec gets in test ids: its registry name or its callable's name."""
-    return spec if spec in BUILTIN_MODELS else spec.partition(":")[2].replace(".", "_")
+    """The id a model spec gets in test ids: its registry name, or ``module.callable``."""
+    return spec.replace(":", ".")
 
 
 def validate_model_name(spec: str, where: str = "--xai-model") -> None:

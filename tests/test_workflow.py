@@ -1,0 +1,110 @@
+"""The baseline workflow end to end, with pytester: fail -> update -> pass -> regress -> fail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def _values(path):
+    data = json.loads(path.read_text())
+    return {
+        (model, method, image): entry["value"]
+        for model, methods in data["profiles"]["quick"].items()
+        for method, images in methods.items()
+        for image, entry in images.items()
+    }
+
+
+def test_missing_baseline_fails_and_says_how_to_create_it(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest()
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*has no entries for profile 'quick'*--xai-update-baselines*"])
+    assert not (gate_project.path / "baselines.json").exists()
+
+
+def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest().assert_outcomes(failed=4)
+
+    updated = gate_project.runpytest("--xai-update-baselines")
+    updated.assert_outcomes(passed=4)
+    updated.stdout.fnmatch_lines(["*baselines written to*0 updated, 4 new*"])
+    baselines = gate_project.path / "baselines.json"
+    values = _values(baselines)
+    assert len(values) == 4 and all(v >= 0 for v in values.values())
+
+    passed = gate_project.runpytest()
+    passed.assert_outcomes(passed=4)
+    passed.stdout.fnmatch_lines(["*xai-eval max sensitivity (profile quick)*", "*tinynet.build*IG*a*pass*"])
+
+    data = json.loads(baselines.read_text())
+    entry = data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]
+    entry["value"] = entry["value"] / 3
+    entry["rtol"], entry["atol"] = 0.01, 0.0
+    baselines.write_text(json.dumps(data))
+    regressed = gate_project.runpytest()
+    regressed.assert_outcomes(passed=3, failed=1)
+    regressed.stdout.fnmatch_lines(
+        [
+            "*max sensitivity of tinynet.build-IG-a regressed*threshold*baseline*--xai-update-baselines*",
+            "*to accept the new values run: pytest *--xai-update-baselines -k 'tinynet.build-IG-a'",
+        ]
+    )
+
+
+def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    baselines = gate_project.path / "baselines.json"
+    data = json.loads(baselines.read_text())
+    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] = 123.0
+    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["rtol"] = 0.5
+    data["profiles"]["paper"] = {"other": {"IG": {"x": {"value": 1.0, "rtol": 0.1, "atol": 0.0}}}}
+    baselines.write_text(json.dumps(data))
+
+    result = gate_project.runpytest("--xai-update-baselines", "-k", "IG-a")
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.fnmatch_lines(["*1 updated, 0 new*"])
+    after = json.loads(baselines.read_text())
+    assert after["profiles"]["paper"] == data["profiles"]["paper"]
+    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] != 123.0
+    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["rtol"] == 0.5
+    assert after["profiles"]["quick"]["tinynet.build"]["LRP"] == data["profiles"]["quick"]["tinynet.build"]["LRP"]
+
+
+def test_improvement_passes_and_is_listed(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    baselines = gate_project.path / "baselines.json"
+    data = json.loads(baselines.read_text())
+    data["profiles"]["quick"]["tinynet.build"]["LRP"]["b"].update(value=50.0, rtol=0.0, atol=0.01)
+    baselines.write_text(json.dumps(data))
+    result = gate_project.runpytest()
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*1 case(s) improved beyond tolerance*", "*tinynet.build-LRP-b*"])
+
+
+def test_values_are_identical_on_rerun_in_reverse_order_and_with_k(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    first = _values(gate_project.path / "baselines.json")
+    gate_project.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            items.reverse()
+        """
+    )
+    (gate_project.path / "baselines.json").unlink()
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    assert _values(gate_project.path / "baselines.json") == first
+    (gate_project.path / "baselines.json").unlink()
+    gate_project.runpytest("--xai-update-baselines", "-k", "LRP-b").assert_outcomes(passed=1, deselected=3)
+    assert _values(gate_project.path / "baselines.json") == {k: v for k, v in first.items() if k[1:] == ("LRP", "b")}
+
+
+def test_xdist_gives_the_serial_values(gate_project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    serial = _values(gate_project.path / "baselines.json")
+    (gate_project.path / "baselines.json").unlink()
+    result = gate_project.runpytest_subprocess("-n", "2", "--xai-update-baselines")
+    result.assert_outcomes(passed=4)
+    assert _values(gate_project.path / "baselines.json") == serial
