@@ -36,6 +36,8 @@ class CaseRun:
     inputs: torch.Tensor = field(repr=False)
     explainer: Explainer = field(repr=False)
     profile: Profile = field(repr=False)
+    last_block: str = field(default="", repr=False)
+    """The block the randomisation check randomises before the whole network."""
     seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _attribution: torch.Tensor | None = field(default=None, repr=False)
     _sensitivity: float | None = field(default=None, repr=False)

@@ -76,17 +76,35 @@ class Explainer:
     def __call__(self, inputs: torch.Tensor | tuple[torch.Tensor, ...], target: Any = None) -> torch.Tensor:
         if isinstance(inputs, tuple):
             (inputs,) = inputs
+        attribution, _, _ = self._attribute(inputs, target)
+        return attribution
+
+    def with_delta(
+        self, inputs: torch.Tensor, target: Any, **overrides: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Attribution, Captum's convergence delta and the baselines used (methods with a delta only).
+
+        ``overrides`` replace ``attribute()`` arguments of the profile for this call.
+        """
+        attribution, delta, baselines = self._attribute(inputs, target, return_convergence_delta=True, **overrides)
+        assert delta is not None
+        return attribution, delta, baselines
+
+    def _attribute(
+        self, inputs: torch.Tensor, target: Any, **extra: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         attributor = self.attributor
         for path, make_rule in self._rules.items():
             self.explained_model.get_submodule(path).rule = make_rule()
-        kwargs = dict(self.kwargs)
+        kwargs = dict(self.kwargs) | extra
         baselines = _baselines(self.spec.baselines, inputs)
         if baselines is not None:
             kwargs["baselines"] = baselines
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
             warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
-            attribution = attributor.attribute(inputs, target=target, **kwargs)
+            output = attributor.attribute(inputs, target=target, **kwargs)
+        attribution, delta = output if extra.get("return_convergence_delta") else (output, None)
         attribution = attribution.detach()
         if not torch.isfinite(attribution).all():
             bad = int((~torch.isfinite(attribution)).sum())
@@ -94,4 +112,4 @@ class Explainer:
                 f"method {self.spec.name}: attribution has {bad} NaN/inf values; "
                 "check the model for unstable layers or change the method's attribute_kwargs"
             )
-        return attribution
+        return attribution, None if delta is None else delta.detach(), baselines

@@ -9,6 +9,7 @@ from xai_eval.cases import CaseRun
 from xai_eval.session import CaseResult
 
 RESULT_PROPERTY = "xai_eval_result"
+SANITY_PROPERTY = "xai_eval_sanity"
 
 
 class BaselineGate:

@@ -114,7 +114,7 @@ for _spec in (
         captum_class=_IG,
         baselines="zeros",
         attribute_kwargs={
-            "quick": {"n_steps": 8, "internal_batch_size": 16},
+            "quick": {"n_steps": 32, "internal_batch_size": 32},
             "paper": {"n_steps": 50, "internal_batch_size": 50},
         },
         description="Integrated Gradients from an all-zero (mean-colour) baseline",

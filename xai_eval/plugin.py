@@ -7,15 +7,15 @@ torch is only imported when a suite asks for a case.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import pytest
 
 from xai_eval.baselines import UPDATE_FLAG
 from xai_eval.cases import CaseRun, case_id
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
-from xai_eval.gate import RESULT_PROPERTY, BaselineGate
-from xai_eval.session import CaseResult, XaiSession
+from xai_eval.gate import RESULT_PROPERTY, SANITY_PROPERTY, BaselineGate
+from xai_eval.session import CaseResult, SanityRecord, XaiSession
 from xai_eval.settings import add_options, resolve
 
 SESSION_KEY = pytest.StashKey[XaiSession]()
@@ -85,6 +85,16 @@ def xai_case(request: pytest.FixtureRequest, xai_session: XaiSession) -> CaseRun
 
 
 @pytest.fixture
+def xai_record(request: pytest.FixtureRequest, xai_case: CaseRun) -> Callable[..., None]:
+    """Record a sanity result of this case for the summary and the JSON results: ``xai_record(check, **values)``."""
+
+    def record(check: str, **values: object) -> None:
+        request.node.user_properties.append((SANITY_PROPERTY, SanityRecord.of(xai_case, check, values).to_property()))
+
+    return record
+
+
+@pytest.fixture
 def xai_baselines(request: pytest.FixtureRequest, xai_session: XaiSession) -> BaselineGate:
     """Asserts a case's value against the baselines file: ``xai_baselines.check(case, value)``."""
     return BaselineGate(request.node, xai_session.baselines, xai_session.settings.update_baselines)
@@ -111,6 +121,8 @@ class ResultCollector:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY:
                 self.xs.results.append(CaseResult.from_property(value))
+            elif name == SANITY_PROPERTY:
+                self.xs.sanity.append(SanityRecord.from_property(value, report.outcome))
 
     def pytest_sessionfinish(self) -> None:
         xs = self.xs

@@ -39,6 +39,28 @@ class CaseResult:
         return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"])
 
 
+@dataclass(frozen=True)
+class SanityRecord:
+    """One sanity check's numbers for one case, and the test's outcome."""
+
+    key: CaseKey
+    check: str
+    values: dict[str, Any]
+    outcome: str = ""
+
+    @classmethod
+    def of(cls, case: Any, check: str, values: dict[str, Any]) -> SanityRecord:
+        return cls(case.key, check, values)
+
+    def to_property(self) -> dict[str, Any]:
+        return {"key": [self.key.profile, self.key.model, self.key.method, self.key.image], "check": self.check,
+                "values": self.values}
+
+    @classmethod
+    def from_property(cls, data: dict[str, Any], outcome: str) -> SanityRecord:
+        return cls(CaseKey(*data["key"]), data["check"], data["values"], outcome)
+
+
 class XaiSession:
     """Created once per pytest run; validates inputs lazily, on first use by a suite."""
 
@@ -52,6 +74,7 @@ class XaiSession:
         self._explainers: dict[tuple[str, str], Explainer] = {}
         self._runs: dict[CaseKey, CaseRun] = {}
         self.results: list[CaseResult] = []
+        self.sanity: list[SanityRecord] = []
         self.update_counts: tuple[int, int] | None = None
 
     def prepare(self) -> None:
@@ -140,7 +163,9 @@ class XaiSession:
             image = next(entry for entry in self.images if entry.id == key.image)
             inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
             self._check_label(bundle, image, inputs)
-            self._runs[key] = CaseRun(key, image, inputs, self.explainer(key.model, key.method), self.profile)
+            self._runs[key] = CaseRun(
+                key, image, inputs, self.explainer(key.model, key.method), self.profile, bundle.randomization_block
+            )
         return self._runs[key]
 
     def _check_label(self, bundle: ModelBundle, image: ImageEntry, inputs: Any) -> None:

@@ -20,8 +20,10 @@ class ModelBundle:
         transform: maps a PIL RGB image to the normalised ``C x H x W`` float tensor the model expects.
         gradcam_layer: dotted module path (``"layer4"``) of the last convolutional block,
             used by Guided Grad-CAM.
-        name: the id used in test ids and baselines; defaults to the registry name or callable name.
+        name: the id used in test ids and baselines; defaults to the registry name or ``module.callable``.
         categories: optional class names, indexed by class.
+        last_block: dotted path of the last block, randomised by the model-parameter randomisation
+            check before the whole network; defaults to ``gradcam_layer``.
     """
 
     model: torch.nn.Module
@@ -29,6 +31,11 @@ class ModelBundle:
     gradcam_layer: str
     name: str = ""
     categories: Sequence[str] | None = None
+    last_block: str = ""
+
+    @property
+    def randomization_block(self) -> str:
+        return self.last_block or self.gradcam_layer
 
     def with_name(self, name: str) -> ModelBundle:
         from dataclasses import replace

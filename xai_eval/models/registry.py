@@ -43,6 +43,7 @@ def efficientnet_lite0(image_size: int) -> ModelBundle:
         transform=imagenet_transform(image_size, LITE_MEAN, LITE_STD),
         gradcam_layer="head_act",
         categories=_imagenet_categories(),
+        last_block="_blocks.15",
     )
 
 

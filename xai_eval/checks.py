@@ -1,0 +1,123 @@
+"""Sanity checks of one case, built on :mod:`xai_eval.sanity`.
+
+Every check reuses the case's cached attribution where it can and seeds its own
+random draws from the case identity, like the rest of the gate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from xai_eval.cases import CaseRun
+from xai_eval.errors import NotApplicable
+from xai_eval.explain import Explainer
+from xai_eval.sanity import COMPLETENESS_MIN_SAMPLES, bias_free_copy, cascade_stages, randomized_copy, relative_error, spearman
+from xai_eval.seeding import seeded
+
+COMPLETENESS_METHODS = ("IG", "GradientSHAP")
+
+
+def explain_with(case: CaseRun, model: torch.nn.Module, *, target: int | None = None, purpose: str = "attribution") -> torch.Tensor:
+    """The case's method on another model (or for another target), seeded like the case."""
+    explainer = Explainer(case.explainer.spec, model, case.explainer.gradcam_layer, case.profile.name)
+    with seeded(case.seed(purpose)):
+        return explainer(case.inputs, target=case.target if target is None else target)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """sum(A) against f(x) - f(baseline), from Captum's convergence delta."""
+
+    relative_error: float
+    mean_delta: float
+    output_difference: float
+    standard_error: float
+    n_deltas: int
+
+
+def completeness(case: CaseRun) -> Completeness:
+    """Captum's convergence delta relative to f(x) - E[f(baseline)].
+
+    Sampling methods (GradientSHAP) are run with at least ``COMPLETENESS_MIN_SAMPLES`` samples:
+    completeness is a property of their expectation, not of one small estimate.
+    """
+    model = case.explainer.model
+    overrides: dict[str, int] = {}
+    if "n_samples" in case.explainer.kwargs:
+        overrides["n_samples"] = max(case.explainer.kwargs["n_samples"], COMPLETENESS_MIN_SAMPLES)
+    with seeded(case.seed("completeness")):
+        _, delta, baselines = case.explainer.with_delta(case.inputs, case.target, **overrides)
+    assert baselines is not None
+    with torch.no_grad():
+        difference = model(case.inputs)[0, case.target] - model(baselines)[:, case.target].mean()
+    deltas = delta.double().flatten()
+    mean_delta = float(deltas.mean())
+    standard_error = float(deltas.std() / deltas.numel() ** 0.5) if deltas.numel() > 1 else math.nan
+    return Completeness(
+        relative_error(float(difference) + mean_delta, difference), mean_delta, float(difference), standard_error, deltas.numel()
+    )
+
+
+@dataclass(frozen=True)
+class Conservation:
+    """LRP relevance against the target logit, bias-free (asserted) and with real weights (reported)."""
+
+    bias_free_relative_error: float
+    bias_free_relevance: float
+    bias_free_logit: float
+    retained_share: float
+
+
+def lrp_conservation(case: CaseRun) -> Conservation:
+    """Sum of LRP relevance vs the logit on a bias-free copy, and the share kept with real biases."""
+    model = case.explainer.model
+    bias_free = bias_free_copy(model)
+    relevance = explain_with(case, bias_free, purpose="conservation")
+    with torch.no_grad():
+        logit = float(bias_free(case.inputs)[0, case.target])
+        real_logit = float(model(case.inputs)[0, case.target])
+    real_share = float(case.attribution().sum()) / real_logit if real_logit else math.nan
+    return Conservation(relative_error(relevance.sum(), logit), float(relevance.sum()), logit, real_share)
+
+
+def randomization(case: CaseRun) -> dict[str, float]:
+    """Spearman correlation with the original attribution after each cascade stage (Adebayo et al. 2018)."""
+    model = case.explainer.model
+    original = case.attribution()
+    correlations: dict[str, float] = {}
+    for stage, paths in cascade_stages(model, case.last_block):
+        randomized = randomized_copy(model, paths, case.seed(f"randomize/{stage}"))
+        try:
+            correlations[stage] = spearman(original, explain_with(case, randomized))
+        except NotApplicable:
+            correlations[stage] = math.nan
+    return correlations
+
+
+def is_deterministic(case: CaseRun) -> bool:
+    """A fresh explainer (fresh model adaptation too) reproduces the cached attribution bit for bit."""
+    return torch.equal(explain_with(case, case.explainer.model), case.attribution())
+
+
+@dataclass(frozen=True)
+class TargetDependence:
+    other_target: int
+    relative_change: float
+
+
+def target_dependence(case: CaseRun) -> TargetDependence:
+    """Relative L2 change of the explanation when the target is the model's runner-up class."""
+    with torch.no_grad():
+        logits = case.explainer.model(case.inputs)[0].clone()
+    logits[case.target] = -math.inf
+    other = int(logits.argmax())
+    original = case.attribution()
+    changed = explain_with(case, case.explainer.model, target=other, purpose="other-target")
+    return TargetDependence(other, float((original - changed).norm() / original.norm()))
+
+
+def as_record(result: object) -> dict[str, object]:
+    return asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)  # type: ignore[call-overload]
