@@ -108,3 +108,30 @@ def test_xdist_gives_the_serial_values(gate_project: pytest.Pytester) -> None:
     result = gate_project.runpytest_subprocess("-n", "2", "--xai-update-baselines")
     result.assert_outcomes(passed=4)
     assert _values(gate_project.path / "baselines.json") == serial
+
+
+def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytester) -> None:
+    gate_project.makepyfile(
+        test_sanity_small="""
+        from xai_eval import checks, sanity
+
+        def test_well_formed(xai_case, xai_record):
+            result = sanity.well_formed(xai_case.attribution(), xai_case.inputs)
+            xai_record("well_formed", ok=result.ok, detail=result.describe())
+            assert result.ok
+
+        def test_randomization(xai_case, xai_record):
+            xai_record("randomization", **checks.randomization(xai_case))
+        """
+    )
+    result = gate_project.runpytest("--xai-update-baselines", "--xai-results", "out/results.json")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*xai-eval sanity (profile quick)*", "*results written to out/results.json*"])
+    data = json.loads((gate_project.path / "out" / "results.json").read_text())
+    assert data["schema_version"] == 1
+    by_case = {(c["method"], c["image"]): c for c in data["cases"]}
+    assert set(by_case) == {("IG", "a"), ("IG", "b"), ("LRP", "a"), ("LRP", "b")}
+    case = by_case["IG", "a"]
+    assert case["max_sensitivity"]["value"] >= 0 and case["max_sensitivity"]["status"] == "updated"
+    assert case["sanity"]["well_formed"] == {"outcome": "passed", "ok": True, "detail": "well-formed"}
+    assert set(case["sanity"]["randomization"]) == {"outcome", "classifier", "last block", "whole network"}

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import atomic_write_text
 
 SCHEMA_VERSION = 1
 DEFAULT_RTOL = 0.10
@@ -171,18 +170,7 @@ class BaselineStore:
 
     def save(self) -> None:
         """Write atomically: a temp file in the same folder, then ``os.replace``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_json(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(self.path, json.dumps(self.to_json(), indent=2) + "\n")
 
 
 def _mapping(raw: object, where: str) -> dict[str, object]:

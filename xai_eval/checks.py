@@ -41,24 +41,28 @@ class Completeness:
 def completeness(case: CaseRun) -> Completeness:
     """Captum's convergence delta relative to f(x) - E[f(baseline)].
 
-    Sampling methods (GradientSHAP) are run with at least ``COMPLETENESS_MIN_SAMPLES`` samples:
-    completeness is a property of their expectation, not of one small estimate.
+    Sampling methods (GradientSHAP) are run until at least ``COMPLETENESS_MIN_SAMPLES`` samples are
+    drawn, in calls of the profile's size (small batches are faster on CPU): completeness is a
+    property of their expectation, not of one small estimate.
     """
     model = case.explainer.model
-    overrides: dict[str, int] = {}
-    if "n_samples" in case.explainer.kwargs:
-        overrides["n_samples"] = max(case.explainer.kwargs["n_samples"], COMPLETENESS_MIN_SAMPLES)
-    with seeded(case.seed("completeness")):
-        _, delta, baselines = case.explainer.with_delta(case.inputs, case.target, **overrides)
-    assert baselines is not None
-    with torch.no_grad():
-        difference = model(case.inputs)[0, case.target] - model(baselines)[:, case.target].mean()
-    deltas = delta.double().flatten()
-    mean_delta = float(deltas.mean())
-    standard_error = float(deltas.std() / deltas.numel() ** 0.5) if deltas.numel() > 1 else math.nan
-    return Completeness(
-        relative_error(float(difference) + mean_delta, difference), mean_delta, float(difference), standard_error, deltas.numel()
-    )
+    per_call = int(case.explainer.kwargs.get("n_samples", 1))
+    calls = max(1, -(-COMPLETENESS_MIN_SAMPLES // per_call)) if "n_samples" in case.explainer.kwargs else 1
+    deltas: list[torch.Tensor] = []
+    differences: list[float] = []
+    with seeded(case.seed("completeness")), torch.no_grad():
+        for _ in range(calls):
+            with torch.enable_grad():
+                _, delta, baselines = case.explainer.with_delta(case.inputs, case.target)
+            assert baselines is not None
+            differences.append(float(model(case.inputs)[0, case.target] - model(baselines)[:, case.target].mean()))
+            deltas.append(delta.double().flatten())
+    all_deltas = torch.cat(deltas)
+    mean_delta = float(all_deltas.mean())
+    difference = sum(differences) / len(differences)
+    n = all_deltas.numel()
+    standard_error = float(all_deltas.std() / n**0.5) if n > 1 else math.nan
+    return Completeness(relative_error(difference + mean_delta, difference), mean_delta, difference, standard_error, n)
 
 
 @dataclass(frozen=True)

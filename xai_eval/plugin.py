@@ -126,6 +126,10 @@ class ResultCollector:
 
     def pytest_sessionfinish(self) -> None:
         xs = self.xs
+        if xs.settings.results is not None and (xs.results or xs.sanity):
+            from xai_eval.results import write_results
+
+            write_results(xs.settings.results, xs.results, xs.sanity)
         if xs.settings.update_baselines and xs.results:
             from xai_eval.baselines import BaselineStore
 
@@ -135,12 +139,19 @@ class ResultCollector:
             xs.update_counts = (n_updated, n_new)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        from xai_eval.results import aligned, sanity_summary
         from xai_eval.summary import results_table
 
         xs = self.xs
+        tr = terminalreporter
+        if xs.sanity:
+            tr.section(f"xai-eval sanity (profile {xs.settings.profile})")
+            for line in aligned(sanity_summary(xs.sanity)):
+                tr.write_line(line)
+        if xs.settings.results is not None and (xs.results or xs.sanity):
+            tr.write_line(f"xai-eval: results written to {xs.settings.results}")
         if not xs.results:
             return
-        tr = terminalreporter
         tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile})")
         for line in results_table(xs.results):
             tr.write_line(line)

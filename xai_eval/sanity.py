@@ -69,7 +69,7 @@ def well_formed(attribution: torch.Tensor, inputs: torch.Tensor) -> WellFormed:
 
 def relative_error(value: torch.Tensor | float, reference: torch.Tensor | float) -> float:
     """|value - reference| / |reference| (inf when the reference is 0 and the value is not)."""
-    value, reference = float(value), float(reference)
+    value, reference = float(torch.as_tensor(value).detach()), float(torch.as_tensor(reference).detach())
     if reference == 0:
         return 0.0 if value == 0 else float("inf")
     return abs(value - reference) / abs(reference)

@@ -19,7 +19,7 @@ from xai_eval.errors import XaiEvalError
 DEFAULT_MODELS = ("efficientnet_lite0", "resnet18")
 DEFAULT_IMAGES = "fixtures/images"
 DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
-KNOWN_KEYS = {"profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights"}
+KNOWN_KEYS = {"profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Settings:
     strict_weights: bool = False
     resnet18_weights: str | None = None
     device: str = "cpu"
+    results: Path | None = None
+    """Where to write every case's max sensitivity and sanity results as JSON (None: don't)."""
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -62,6 +64,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="ResNet-18 IMAGENET1K_V1 state dict (else $XAI_EVAL_RESNET18_WEIGHTS, else the torch hub cache)",
     )
     group.addoption("--xai-device", default=None, metavar="DEVICE", help="cpu, cuda, cuda:N or mps (default cpu)")
+    group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
 
 
 def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path]:
@@ -103,6 +106,8 @@ def resolve(config: pytest.Config) -> Settings:
     baselines = config.getoption("--xai-baselines")
     baselines_path = Path(baselines) if baselines else base / table.get("baselines", DEFAULT_BASELINES)
     weights = config.getoption("--xai-resnet18-weights") or table.get("resnet18_weights")
+    results = config.getoption("--xai-results")
+    results_path = Path(results) if results else (base / table["results"] if "results" in table else None)
     return Settings(
         profile=str(pick("--xai-profile", "profile", "quick")),
         models=_names(pick("--xai-model", "models", list(DEFAULT_MODELS)), "models"),
@@ -113,4 +118,5 @@ def resolve(config: pytest.Config) -> Settings:
         strict_weights=bool(pick("--xai-strict-weights", "strict_weights", False)),
         resnet18_weights=str(base / weights) if weights and not os.path.isabs(weights) and not config.getoption("--xai-resnet18-weights") else weights,
         device=str(pick("--xai-device", "device", "cpu")),
+        results=results_path,
     )

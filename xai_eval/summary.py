@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from xai_eval.results import aligned
 from xai_eval.session import CaseResult
 
 COLUMNS = ("model", "method", "image", "max sens.", "threshold", "status", "seconds")
@@ -19,7 +20,4 @@ def results_table(results: Sequence[CaseResult]) -> list[str]:
         (r.key.model, r.key.method, r.key.image, _fmt(r.value), _fmt(r.threshold), r.status, f"{r.seconds:.1f}")
         for r in sorted(results, key=lambda r: (r.key.model, r.key.image, r.key.method))
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return lines
+    return aligned(rows)
