@@ -52,6 +52,17 @@ def build(image_size=16):
     return ModelBundle(TinyNet(), imagenet_transform(16, (0.5,) * 3, (0.25,) * 3), "conv2")
 
 
+class SiluNet(TinyNet):
+    def __init__(self):
+        super().__init__()
+        self.relu2 = nn.SiLU()
+
+
+def build_silu(image_size=16):
+    torch.manual_seed(0)
+    return ModelBundle(SiluNet(), imagenet_transform(16, (0.5,) * 3, (0.25,) * 3), "conv2")
+
+
 def build_nan(image_size=16):
     torch.manual_seed(0)
     return ModelBundle(NanNet(), imagenet_transform(16, (0.5,) * 3, (0.25,) * 3), "conv2")

@@ -82,3 +82,9 @@ def test_cuda_device_without_gpu_is_skipped_with_reason(gate_project: pytest.Pyt
     result = gate_project.runpytest("--xai-device", "cuda", "-rs")
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*no CUDA device on this machine*"])
+
+
+def test_lrp_without_a_sound_rule_is_reported_not_applicable(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest("--xai-model", "tinynet:build_silu", "-rs", "--xai-update-baselines")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*not applicable: LRP has no sound rule for layer relu2 (SiLU)*"])

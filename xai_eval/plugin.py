@@ -72,10 +72,15 @@ def xai_session(request: pytest.FixtureRequest) -> XaiSession:
 @pytest.fixture
 def xai_case(request: pytest.FixtureRequest, xai_session: XaiSession) -> CaseRun:
     """The (model, method, image) case this test was parametrized with, cached per run."""
+    from xai_eval.errors import NotApplicable
     from xai_eval.models.registry import WeightsMissing
 
     try:
-        return xai_session.run(request.param)
+        run = xai_session.run(request.param)
+        run.explainer.attributor  # builds the Captum object and the adapted model copy
+        return run
+    except NotApplicable as exc:
+        pytest.skip(f"not applicable: {exc}")
     except WeightsMissing as exc:
         if xai_session.settings.strict_weights:
             pytest.fail(f"{exc} (failing because of --xai-strict-weights)", pytrace=False)
