@@ -29,6 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
+    config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
     try:
         session = XaiSession(resolve(config))
     except XaiEvalError as exc:
@@ -54,6 +55,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("xai_methods")
     if marker is not None:
         keys = [key for key in keys if key.method in marker.args]
+    if metafunc.definition.get_closest_marker("xai_one_image") is not None and session.images:
+        keys = [key for key in keys if key.image == session.images[0].id]
     metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
 
 
@@ -97,6 +100,34 @@ def xai_record(request: pytest.FixtureRequest, xai_case: CaseRun) -> Callable[..
         request.node.user_properties.append((SANITY_PROPERTY, SanityRecord.of(xai_case, check, values).to_property()))
 
     return record
+
+
+@pytest.fixture
+def xai_benchmark(request: pytest.FixtureRequest, xai_session: XaiSession) -> Callable[[CaseRun], None]:
+    """Times one attribution call of a case with pytest-benchmark: ``xai_benchmark(xai_case)``."""
+    from xai_eval.benchmarking import time_attribution
+
+    benchmark = request.getfixturevalue("benchmark")
+    rounds = xai_session.settings.benchmark_rounds
+
+    def run(case: CaseRun) -> None:
+        time_attribution(benchmark, case, rounds=rounds, device=xai_session.settings.device)
+
+    return run
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, object]) -> None:
+    from xai_eval.benchmarking import machine_info_extras
+
+    machine_info.update(machine_info_extras(xai_session_of(config).settings.device))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, object]) -> None:
+    from xai_eval.benchmarking import enrich_json
+
+    enrich_json(output_json, xai_session_of(config))
 
 
 @pytest.fixture

@@ -19,7 +19,10 @@ from xai_eval.errors import XaiEvalError
 DEFAULT_MODELS = ("efficientnet_lite0", "resnet18")
 DEFAULT_IMAGES = "fixtures/images"
 DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
-KNOWN_KEYS = {"profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results"}
+KNOWN_KEYS = {
+    "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
+    "benchmark_rounds",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Settings:
     strict_weights: bool = False
     resnet18_weights: str | None = None
     device: str = "cpu"
+    benchmark_rounds: int = 3
+    """Timed rounds per runtime case (after one warm-up round)."""
     results: Path | None = None
     """Where to write every case's max sensitivity and sanity results as JSON (None: don't)."""
 
@@ -64,6 +69,10 @@ def add_options(parser: pytest.Parser) -> None:
         help="ResNet-18 IMAGENET1K_V1 state dict (else $XAI_EVAL_RESNET18_WEIGHTS, else the torch hub cache)",
     )
     group.addoption("--xai-device", default=None, metavar="DEVICE", help="cpu, cuda, cuda:N or mps (default cpu)")
+    group.addoption(
+        "--xai-benchmark-rounds", type=int, default=None, metavar="N",
+        help="timed rounds per runtime case, after one warm-up (default 3; use more for precise comparisons)",
+    )
     group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
 
 
@@ -119,4 +128,11 @@ def resolve(config: pytest.Config) -> Settings:
         resnet18_weights=str(base / weights) if weights and not os.path.isabs(weights) and not config.getoption("--xai-resnet18-weights") else weights,
         device=str(pick("--xai-device", "device", "cpu")),
         results=results_path,
+        benchmark_rounds=_positive_int(pick("--xai-benchmark-rounds", "benchmark_rounds", 3), "--xai-benchmark-rounds"),
     )
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise XaiEvalError(f"{where}: expected a whole number >= 1, got {value!r}")
+    return value

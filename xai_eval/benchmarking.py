@@ -1,0 +1,134 @@
+"""Runtime cases with pytest-benchmark, and what xai-eval adds to its JSON report.
+
+Each benchmark times one attribution call of the active profile. Its ``extra_info``
+identifies the case and carries a float16 snapshot of the attribution, so
+``xai-eval report`` can draw Fig. 1 without the model. At the end of the run,
+``pytest_benchmark_update_json`` adds the max-sensitivity values and sanity
+results the run computed, whatever the test order was.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Any
+
+from xai_eval.seeding import seeded
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+    from xai_eval.cases import CaseRun
+    from xai_eval.images import ImageEntry
+    from xai_eval.session import XaiSession
+
+EXTRA_INFO_KEY = "xai_eval"
+DEFAULT_ROUNDS = 3
+
+
+def versions() -> dict[str, str]:
+    import captum
+    import torch
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__}
+
+
+def machine_info_extras(device: str) -> dict[str, Any]:
+    """What pytest-benchmark's machine_info leaves out: GPU, CUDA and torch threads."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "gpu": torch.cuda.get_device_name() if cuda else None,
+        "cuda_version": torch.version.cuda,
+        "cuda_available": cuda,
+        "torch_num_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "xai_device": device,
+    }
+
+
+def encode_map(attribution: torch.Tensor) -> dict[str, Any]:
+    """The channel-summed attribution as base64 float16 (enough for a heat map)."""
+    import numpy as np
+
+    saliency = attribution.detach().sum(dim=-3)[0].float().cpu().numpy().astype(np.float16)
+    return {"shape": list(saliency.shape), "float16_base64": base64.b64encode(saliency.tobytes()).decode()}
+
+
+def decode_map(data: dict[str, Any]) -> Any:
+    """Inverse of :func:`encode_map`: an ``H x W`` float32 numpy array."""
+    import numpy as np
+
+    raw = base64.b64decode(data["float16_base64"])
+    return np.frombuffer(raw, dtype=np.float16).reshape(data["shape"]).astype(np.float32)
+
+
+def display_image(entry: ImageEntry, height: int, width: int) -> Image:
+    """The photo as the model saw it: short side resized, centre-cropped to ``height x width``."""
+    from PIL import Image as PILImage
+
+    image = entry.load()
+    scale = max(height / image.height, width / image.width)
+    resized = image.resize((round(image.width * scale), round(image.height * scale)), PILImage.BILINEAR)
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def encode_png(image: Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int, device: str) -> None:
+    """Time one attribution call of ``case`` (pedantic: 1 warm-up, ``rounds`` rounds of 1 call)."""
+    import torch
+
+    synchronize = torch.cuda.synchronize if case.inputs.device.type == "cuda" else (lambda: None)
+
+    def attribute_once() -> None:
+        with seeded(case.seed("attribution")):
+            case.explainer(case.inputs, target=case.target)
+        synchronize()  # CUDA runs asynchronously: the timer must see the finished work
+
+    benchmark.group = f"{case.key.model} ({case.profile.name})"
+    benchmark.extra_info[EXTRA_INFO_KEY] = {
+        "model": case.key.model,
+        "method": case.key.method,
+        "profile": case.key.profile,
+        "image": case.key.image,
+        "device": str(case.inputs.device),
+        "dtype": str(case.inputs.dtype).removeprefix("torch."),
+        "versions": versions(),
+        "attribution": encode_map(case.attribution()),
+    }
+    benchmark.pedantic(attribute_once, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
+    """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
+    from xai_eval.results import case_records
+
+    records = case_records(session.results, session.sanity)
+    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, record in records.items():
+        entry = by_pair.setdefault((key.model, key.method), {"max_sensitivity": {}, "sanity": {}})
+        if "max_sensitivity" in record:
+            entry["max_sensitivity"][key.image] = record["max_sensitivity"]["value"]
+        if record["sanity"]:
+            entry["sanity"][key.image] = record["sanity"]
+    images: dict[str, str] = {}
+    entries = {entry.id: entry for entry in session.images}
+    for bench in output_json.get("benchmarks", []):
+        info = bench.get("extra_info", {}).get(EXTRA_INFO_KEY)
+        if info is None:
+            continue
+        info.update(by_pair.get((info["model"], info["method"]), {"max_sensitivity": {}, "sanity": {}}))
+        name = f"{info['model']}/{info['image']}"
+        if name not in images and info["image"] in entries:
+            height, width = info["attribution"]["shape"]
+            images[name] = encode_png(display_image(entries[info["image"]], height, width))
+    output_json[EXTRA_INFO_KEY] = {"profile": session.settings.profile, "versions": versions(), "images_png_base64": images}
