@@ -144,6 +144,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome
+
+
 class ResultCollector:
     """Gathers case results from test reports (xdist workers included) and acts at the end."""
 
@@ -158,7 +164,7 @@ class ResultCollector:
             if name == RESULT_PROPERTY:
                 self.xs.results.append(CaseResult.from_property(value))
             elif name == SANITY_PROPERTY:
-                self.xs.sanity.append(SanityRecord.from_property(value, report.outcome))
+                self.xs.sanity.append(SanityRecord.from_property(value, _outcome(report)))
 
     def pytest_sessionfinish(self) -> None:
         xs = self.xs

@@ -69,7 +69,7 @@ def sanity_summary(sanity: Sequence[SanityRecord]) -> list[tuple[str, ...]]:
             text = f"change {_number(v['relative_change'], 2)}"
         else:
             text = "yes" if v.get("ok") else "no"
-        mark = {"passed": "", "failed": " FAIL", "skipped": " xfail"}.get(item.outcome, "")
+        mark = {"failed": " FAIL", "xfailed": " (xfail)", "xpassed": " XPASS"}.get(item.outcome, "")
         cells.setdefault((item.key.model, item.key.method, item.key.image), {})[item.check] = text + mark
     header = ("model", "method", "image", "well-formed", "completeness", "conservation (bias-free)",
               "rand. rho cls/last/all", "determ.", "target")

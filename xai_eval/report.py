@@ -1,0 +1,129 @@
+"""``xai-eval report``: the study's Table I (pandas) and Fig. 1 (Captum's visualisation) from a run."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from xai_eval.runs import MethodRun, Run
+
+SANITY_ROWS = {
+    "well_formed": "well-formed",
+    "completeness": "completeness",
+    "conservation": "LRP conservation (bias-free)",
+    "randomization": "randomisation test",
+    "deterministic": "deterministic",
+    "target_dependence": "target dependence",
+}
+
+
+def _method_order(run: Run, model: str) -> list[str]:
+    from xai_eval.methods import METHODS
+
+    present = [method for (m, method) in run.cases if m == model]
+    known = [name for name in METHODS if name in present]
+    return known + sorted(set(present) - set(known))
+
+
+def _sanity_cell(case: MethodRun, check: str) -> str:
+    outcomes = [checks[check]["outcome"] for checks in case.sanity.values() if check in checks]
+    if not outcomes:
+        return ""
+    passed = sum(outcome == "passed" for outcome in outcomes)
+    xfailed = sum(outcome == "xfailed" for outcome in outcomes)
+    text = f"{passed}/{len(outcomes)} pass"
+    return text + (f" ({xfailed} known failure)" if xfailed else "")
+
+
+def table(run: Run):  # -> pandas.DataFrame
+    """Table I: methods as columns; rows for max sensitivity, median runtime and sanity results."""
+    import pandas as pd
+
+    frames = []
+    for model in sorted({model for model, _ in run.cases}):
+        methods = _method_order(run, model)
+        cases = [run.cases[model, method] for method in methods]
+        images = sorted({image for case in cases for image in case.max_sensitivity})
+        rows: dict[str, list[object]] = {"max sensitivity (mean)": [case.mean_sensitivity for case in cases]}
+        for image in images:
+            rows[f"max sensitivity [{image}]"] = [case.max_sensitivity.get(image) for case in cases]
+        rows["median runtime (s)"] = [case.median_seconds for case in cases]
+        for check, label in SANITY_ROWS.items():
+            cells = [_sanity_cell(case, check) for case in cases]
+            if any(cells):
+                rows[label] = cells
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=methods)
+        frame.index = pd.MultiIndex.from_product([[model], frame.index], names=["model", "metric"])
+        frames.append(frame)
+    return pd.concat(frames)
+
+
+def _format(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) >= 0.001 else f"{value:.2e}"
+    return str(value)
+
+
+def to_markdown(frame) -> str:  # frame: pandas.DataFrame
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    header = ["model", "metric", *frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (model, metric), row in frame.iterrows():
+        lines.append("| " + " | ".join([model, metric, *(_format(v) for v in row.tolist())]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(run: Run, model: str, path: Path, columns: int = 4) -> None:
+    """Fig. 1: per method, the positive heat map and the blended heat map over the image."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import numpy as np
+    from captum.attr import visualization
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from xai_eval.benchmarking import decode_map
+
+    methods = _method_order(run, model)
+    cases = [run.cases[model, method] for method in methods]
+    sections = -(-len(cases) // columns)
+    fig = Figure(figsize=(4 * columns, 8 * sections), dpi=100)
+    axes = fig.subplots(2 * sections, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for index, case in enumerate(cases):
+        saliency = decode_map(case.attribution)[..., None]
+        encoded = run.images_png_base64.get(f"{model}/{case.image}")
+        if encoded is not None:
+            image = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGB"), dtype=np.float32) / 255
+        else:
+            image = np.full((*saliency.shape[:2], 3), 0.5, dtype=np.float32)
+        row, column = 2 * (index // columns), index % columns
+        for offset, (method, title) in enumerate((("heat_map", case.method), ("blended_heat_map", f"{case.method} (blended)"))):
+            ax = axes[row + offset, column]
+            visualization.visualize_image_attr(
+                saliency, image, method=method, sign="positive", plt_fig_axis=(fig, ax), use_pyplot=False,
+                title=title, show_colorbar=False, cmap="Greens" if method == "heat_map" else None,
+            )
+            ax.title.set_fontsize(14)
+    fig.suptitle(f"{model}: positive attributions on '{cases[0].image}' ({run.profile} profile)", fontsize=16)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path)
+
+
+def write_report(run: Run, out: Path) -> list[Path]:
+    """Write table.md, table.csv and fig1.png (one fig1-MODEL.png per further model) to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    frame = table(run)
+    written = [out / "table.md", out / "table.csv"]
+    written[0].write_text(to_markdown(frame), encoding="utf-8")
+    frame.to_csv(written[1])
+    for index, model in enumerate(sorted({model for model, _ in run.cases})):
+        path = out / ("fig1.png" if index == 0 else f"fig1-{model}.png")
+        figure(run, model, path)
+        written.append(path)
+    return written
