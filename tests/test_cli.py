@@ -32,7 +32,7 @@ def test_report_writes_table_and_figure(tmp_path: Path, capsys: pytest.CaptureFi
 
     frame = pd.read_csv(out / "table.csv", index_col=[0, 1])
     assert list(frame.columns) == METHODS
-    assert frame.loc[("efficientnet_lite0", "median runtime (s)"), "IG"] == pytest.approx(1.714, rel=1e-3)
+    assert float(frame.loc[("efficientnet_lite0", "median runtime (s)"), "IG"]) == pytest.approx(1.714, rel=1e-3)
     assert "wrote" in capsys.readouterr().out
 
 
