@@ -7,17 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# pytester's in-process runs drop modules first imported inside them; extension
-# modules (numpy, torch) cannot be imported twice, so import them up front.
-import captum.attr  # noqa: F401
-import captum.metrics  # noqa: F401
-import numpy  # noqa: F401
-import PIL.Image  # noqa: F401
-import torch  # noqa: F401
-import torchvision  # noqa: F401
-import xai_eval.adapt  # noqa: F401
-import xai_eval.explain  # noqa: F401
-import xai_eval.metric  # noqa: F401
 
 TINY_MODEL = '''
 import torch
@@ -87,8 +76,24 @@ def write_png(path: Path, seed: int = 0) -> None:
     Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(path)
 
 
+@pytest.fixture(scope="session")
+def heavy_modules() -> None:
+    """Import torch & co. before pytester snapshots sys.modules.
+
+    pytester's in-process runs drop modules first imported inside them, and extension
+    modules (numpy, torch) cannot be imported twice. Done in a fixture, not at import
+    time, so that ``pytest --help`` in this repository stays fast.
+    """
+    import importlib
+
+    for name in ("captum.attr", "captum.metrics", "numpy", "PIL.Image", "torch", "torchvision", "pandas",
+                 "matplotlib", "xai_eval.adapt", "xai_eval.explain", "xai_eval.metric", "xai_eval.checks",
+                 "xai_eval.benchmarking", "xai_eval.results", "xai_eval.report"):
+        importlib.import_module(name)
+
+
 @pytest.fixture
-def gate_project(pytester: pytest.Pytester) -> pytest.Pytester:
+def gate_project(heavy_modules: None, pytester: pytest.Pytester) -> pytest.Pytester:
     """A project with a tiny model, two images and a one-test gate suite (IG and LRP only)."""
     pytester.makepyfile(tinynet=TINY_MODEL)
     images = pytester.mkdir("images")

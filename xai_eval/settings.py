@@ -6,7 +6,6 @@ the defaults. Paths in pyproject.toml are relative to that file's folder.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +113,8 @@ def resolve(config: pytest.Config) -> Settings:
     images_path = Path(images) if images else base / table.get("images", DEFAULT_IMAGES)
     baselines = config.getoption("--xai-baselines")
     baselines_path = Path(baselines) if baselines else base / table.get("baselines", DEFAULT_BASELINES)
-    weights = config.getoption("--xai-resnet18-weights") or table.get("resnet18_weights")
+    cli_weights = config.getoption("--xai-resnet18-weights")
+    weights = cli_weights or (str(base / table["resnet18_weights"]) if "resnet18_weights" in table else None)
     results = config.getoption("--xai-results")
     results_path = Path(results) if results else (base / table["results"] if "results" in table else None)
     return Settings(
@@ -125,7 +125,7 @@ def resolve(config: pytest.Config) -> Settings:
         baselines=baselines_path,
         update_baselines=bool(config.getoption("--xai-update-baselines")),
         strict_weights=bool(pick("--xai-strict-weights", "strict_weights", False)),
-        resnet18_weights=str(base / weights) if weights and not os.path.isabs(weights) and not config.getoption("--xai-resnet18-weights") else weights,
+        resnet18_weights=weights,
         device=str(pick("--xai-device", "device", "cpu")),
         results=results_path,
         benchmark_rounds=_positive_int(pick("--xai-benchmark-rounds", "benchmark_rounds", 3), "--xai-benchmark-rounds"),
