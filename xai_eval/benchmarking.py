@@ -83,7 +83,7 @@ def encode_png(image: Image) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int, device: str) -> None:
+def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
     """Time one attribution call of ``case`` (pedantic: 1 warm-up, ``rounds`` rounds of 1 call)."""
     import torch
 

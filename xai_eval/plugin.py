@@ -111,7 +111,7 @@ def xai_benchmark(request: pytest.FixtureRequest, xai_session: XaiSession) -> Ca
     rounds = xai_session.settings.benchmark_rounds
 
     def run(case: CaseRun) -> None:
-        time_attribution(benchmark, case, rounds=rounds, device=xai_session.settings.device)
+        time_attribution(benchmark, case, rounds=rounds)
 
     return run
 
