@@ -135,3 +135,21 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
     assert case["max_sensitivity"]["value"] >= 0 and case["max_sensitivity"]["status"] == "updated"
     assert case["sanity"]["well_formed"] == {"outcome": "passed", "ok": True, "detail": "well-formed"}
     assert set(case["sanity"]["randomization"]) == {"outcome", "classifier", "last block", "whole network"}
+
+
+def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: pytest.Pytester) -> None:
+    gate_project.makeconftest(
+        """
+        from xai_eval.methods import MethodSpec, register_method
+
+        register_method(MethodSpec(
+            name="Saliency",
+            captum_class="captum.attr.Saliency",
+            attribute_kwargs={"quick": {"abs": True}, "paper": {"abs": True}},
+        ), replace=True)
+        """
+    )
+    # in a subprocess: the registry is process-wide and must not leak into the other tests
+    result = gate_project.runpytest_subprocess("--xai-method", "Saliency", "--xai-update-baselines")
+    result.assert_outcomes(passed=2)
+    assert set(_values(gate_project.path / "baselines.json")) == {("tinynet.build", "Saliency", "a"), ("tinynet.build", "Saliency", "b")}
