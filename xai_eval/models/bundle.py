@@ -20,7 +20,8 @@ class ModelBundle:
         transform: maps a PIL RGB image to the normalised ``C x H x W`` float tensor the model expects.
         gradcam_layer: dotted module path (``"layer4"``) of the last convolutional block,
             used by Guided Grad-CAM.
-        name: the id used in test ids and baselines; defaults to the registry name or ``module.callable``.
+        name: the name used in messages; defaults to the registry name or ``module.callable``
+            (test ids and baselines always use those, so they are known before any model loads).
         categories: optional class names, indexed by class.
         last_block: dotted path of the last block, randomised by the model-parameter randomisation
             check before the whole network; defaults to ``gradcam_layer``.
