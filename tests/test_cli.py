@@ -96,3 +96,16 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     command = [exe] if exe else [sys.executable, "-m", "xai_eval.cli"]
     done = subprocess.run([*command, "compare", str(CPU)], capture_output=True, text=True)
     assert done.returncode == 2 and "at least two reports" in done.stderr
+
+
+def test_compare_averages_sensitivity_over_common_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads(CPU.read_text())
+    for bench in data["benchmarks"]:
+        values = bench["extra_info"]["xai_eval"]["max_sensitivity"]
+        values.pop("cat")
+        values["extra"] = 99.0
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(data))
+    assert main(["compare", str(CPU), str(partial)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "IG-SG" in line]
+    assert rows and rows[0].split()[-1] == "0", rows

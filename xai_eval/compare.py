@@ -17,8 +17,15 @@ def common_cases(runs: Sequence[Run]) -> list[tuple[str, str]]:
     return shared
 
 
+def _mean_over(values: dict[str, float], images: set[str]) -> float | None:
+    return sum(values[image] for image in images) / len(images) if images else None
+
+
 def comparison(runs: Sequence[Run]):  # -> pandas.DataFrame
-    """One row per (model, method): medians, speed-ups and max sensitivities against the first report."""
+    """One row per (model, method): medians, speed-ups and max sensitivities against the first report.
+
+    Max sensitivity is the mean over the images every report has, so the difference compares like with like.
+    """
     import pandas as pd
 
     rows = []
@@ -31,12 +38,13 @@ def comparison(runs: Sequence[Run]):  # -> pandas.DataFrame
             row[f"median s [{tag}]"] = case.median_seconds
             if index:
                 row[f"speed-up [{tag}]"] = first.median_seconds / case.median_seconds
-        for index, run in enumerate(runs):
-            case = run.cases[model, method]
+        images = set.intersection(*(set(run.cases[model, method].max_sensitivity) for run in runs))
+        means = [_mean_over(run.cases[model, method].max_sensitivity, images) for run in runs]
+        for index, mean in enumerate(means):
             tag = chr(ord("A") + index)
-            row[f"max sens. [{tag}]"] = case.mean_sensitivity
-            if index and case.mean_sensitivity is not None and first.mean_sensitivity is not None:
-                row[f"diff [{tag}]"] = case.mean_sensitivity - first.mean_sensitivity
+            row[f"max sens. [{tag}]"] = mean
+            if index and mean is not None and means[0] is not None:
+                row[f"diff [{tag}]"] = mean - means[0]
         rows.append(row)
     return pd.DataFrame(rows).set_index(["model", "method"])
 
