@@ -87,3 +87,18 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatc
         BaselineStore(path, {KEY: BaselineEntry(2.0)}).save()
     assert path.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
+
+
+def test_saved_file_keeps_a_normal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    BaselineStore(path, {KEY: BaselineEntry(1.0)}).save()
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o640)
+    BaselineStore(path, {KEY: BaselineEntry(2.0)}).save()
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
