@@ -70,6 +70,10 @@ class CaseKey:
     def __str__(self) -> str:
         return f"{self.profile}/{self.model}/{self.method}/{self.image}"
 
+    def to_list(self) -> list[str]:
+        """``[profile, model, method, image]``, for JSON and test-report properties (``CaseKey(*list)`` inverts it)."""
+        return [self.profile, self.model, self.method, self.image]
+
 
 @dataclass(frozen=True)
 class Verdict:

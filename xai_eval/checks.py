@@ -123,5 +123,6 @@ def target_dependence(case: CaseRun) -> TargetDependence:
     return TargetDependence(other, float((original - changed).norm() / original.norm()))
 
 
-def as_record(result: object) -> dict[str, object]:
-    return asdict(result) if hasattr(result, "__dataclass_fields__") else dict(result)  # type: ignore[call-overload]
+def as_record(result: Completeness | Conservation | TargetDependence) -> dict[str, object]:
+    """A check result as keyword arguments for ``xai_record``."""
+    return asdict(result)

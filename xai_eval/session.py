@@ -31,7 +31,7 @@ class CaseResult:
     seconds: float
 
     def to_property(self) -> dict[str, Any]:
-        return {"key": [self.key.profile, self.key.model, self.key.method, self.key.image], "nodeid": self.nodeid,
+        return {"key": self.key.to_list(), "nodeid": self.nodeid,
                 "value": self.value, "threshold": self.threshold, "status": self.status, "seconds": self.seconds}
 
     @classmethod
@@ -53,8 +53,7 @@ class SanityRecord:
         return cls(case.key, check, values)
 
     def to_property(self) -> dict[str, Any]:
-        return {"key": [self.key.profile, self.key.model, self.key.method, self.key.image], "check": self.check,
-                "values": self.values}
+        return {"key": self.key.to_list(), "check": self.check, "values": self.values}
 
     @classmethod
     def from_property(cls, data: dict[str, Any], outcome: str) -> SanityRecord:
