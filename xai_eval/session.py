@@ -72,6 +72,7 @@ class XaiSession:
         self._bundles: dict[str, ModelBundle | XaiEvalError] = {}
         self._explainers: dict[tuple[str, str], Explainer] = {}
         self._runs: dict[CaseKey, CaseRun] = {}
+        self._batches: dict[tuple[str, str], Any] = {}
         self.results: list[CaseResult] = []
         self.sanity: list[SanityRecord] = []
         self.update_counts: tuple[int, int] | None = None
@@ -160,12 +161,19 @@ class XaiSession:
         if key not in self._runs:
             bundle = self.bundle(key.model)
             image = next(entry for entry in self.images if entry.id == key.image)
-            inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
-            self._check_label(bundle, image, inputs)
             self._runs[key] = CaseRun(
-                key, image, inputs, self.explainer(key.model, key.method), self.profile, bundle.randomization_block
+                key, image, self._inputs(bundle, key.model, image), self.explainer(key.model, key.method), self.profile,
+                bundle.randomization_block,
             )
         return self._runs[key]
+
+    def _inputs(self, bundle: ModelBundle, model: str, image: ImageEntry) -> Any:
+        """The preprocessed image batch, loaded and label-checked once per (model, image)."""
+        if (model, image.id) not in self._batches:
+            inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
+            self._check_label(bundle, image, inputs)
+            self._batches[model, image.id] = inputs
+        return self._batches[model, image.id]
 
     def _check_label(self, bundle: ModelBundle, image: ImageEntry, inputs: Any) -> None:
         import torch
