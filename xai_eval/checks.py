@@ -48,18 +48,20 @@ def completeness(case: CaseRun) -> Completeness:
     model = case.explainer.model
     per_call = int(case.explainer.kwargs.get("n_samples", 1))
     calls = max(1, -(-COMPLETENESS_MIN_SAMPLES // per_call)) if "n_samples" in case.explainer.kwargs else 1
+    with torch.no_grad():
+        output = float(model(case.inputs)[0, case.target])
     deltas: list[torch.Tensor] = []
-    differences: list[float] = []
-    with seeded(case.seed("completeness")), torch.no_grad():
+    baseline_outputs: list[float] = []
+    with seeded(case.seed("completeness")):
         for _ in range(calls):
-            with torch.enable_grad():
-                _, delta, baselines = case.explainer.with_delta(case.inputs, case.target)
+            _, delta, baselines = case.explainer.with_delta(case.inputs, case.target)
             assert baselines is not None
-            differences.append(float(model(case.inputs)[0, case.target] - model(baselines)[:, case.target].mean()))
+            with torch.no_grad():
+                baseline_outputs.append(float(model(baselines)[:, case.target].mean()))
             deltas.append(delta.double().flatten())
     all_deltas = torch.cat(deltas)
     mean_delta = float(all_deltas.mean())
-    difference = sum(differences) / len(differences)
+    difference = output - sum(baseline_outputs) / len(baseline_outputs)
     n = all_deltas.numel()
     standard_error = float(all_deltas.std() / n**0.5) if n > 1 else math.nan
     return Completeness(relative_error(difference + mean_delta, difference), mean_delta, difference, standard_error, n)

@@ -79,14 +79,9 @@ class Explainer:
         attribution, _, _ = self._attribute(inputs, target)
         return attribution
 
-    def with_delta(
-        self, inputs: torch.Tensor, target: Any, **overrides: Any
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Attribution, Captum's convergence delta and the baselines used (methods with a delta only).
-
-        ``overrides`` replace ``attribute()`` arguments of the profile for this call.
-        """
-        attribution, delta, baselines = self._attribute(inputs, target, return_convergence_delta=True, **overrides)
+    def with_delta(self, inputs: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Attribution, Captum's convergence delta and the baselines used (methods with a delta only)."""
+        attribution, delta, baselines = self._attribute(inputs, target, return_convergence_delta=True)
         assert delta is not None
         return attribution, delta, baselines
 
