@@ -1,6 +1,6 @@
 """Sanity properties: max sensitivity says an explanation is stable; these say it is an explanation.
 
-Thresholds are the named constants in :mod:`xai_eval.sanity`, each documented with its reason.
+Thresholds are the named constants in :mod:`xai_eval.measure.sanity`, each documented with its reason.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from xai_eval import checks, sanity
+from xai_eval.measure import checks, sanity
 
 
 def test_well_formed(xai_case, xai_record):

@@ -87,8 +87,8 @@ def heavy_modules() -> None:
     import importlib
 
     for name in ("captum.attr", "captum.metrics", "numpy", "PIL.Image", "torch", "torchvision", "pandas",
-                 "matplotlib", "xai_eval.adapt", "xai_eval.explain", "xai_eval.metric", "xai_eval.checks",
-                 "xai_eval.benchmarking", "xai_eval.results", "xai_eval.report"):
+                 "matplotlib", "xai_eval.explain.adapt", "xai_eval.explain.explainer", "xai_eval.measure.sensitivity", "xai_eval.measure.checks",
+                 "xai_eval.gate.benchmark", "xai_eval.records.results", "xai_eval.report.tables"):
         importlib.import_module(name)
 
 

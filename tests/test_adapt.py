@@ -12,9 +12,9 @@ from captum.attr import LRP, GuidedBackprop
 from captum.attr._utils.lrp_rules import EpsilonRule
 from torch import nn
 
-from xai_eval.adapt import GuidedActivation, guided_copy, hookable_copy, lrp_copy
+from xai_eval.explain.adapt import GuidedActivation, guided_copy, hookable_copy, lrp_copy
 from xai_eval.errors import NotApplicable
-from xai_eval.sanity import CONSERVATION_RTOL, bias_free_copy, relative_error
+from xai_eval.measure.sanity import CONSERVATION_RTOL, bias_free_copy, relative_error
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,8 @@ class _PaddedNet(nn.Module):
 
 
 def test_a_rule_attribute_on_a_custom_layer_is_honoured_on_every_call() -> None:
-    from xai_eval.explain import Explainer
-    from xai_eval.methods import get_method
+    from xai_eval.explain.explainer import Explainer
+    from xai_eval.explain.methods import get_method
 
     torch.manual_seed(0)
     model = _PaddedNet()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from xai_eval.baselines import BaselineEntry, BaselineStore, CaseKey
+from xai_eval.gate.baselines import BaselineEntry, BaselineStore
+from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError
 
 KEY = CaseKey("quick", "m", "IG", "img")

@@ -45,7 +45,7 @@ def test_benchmark_json_is_self_contained(runtime_project: pytest.Pytester) -> N
 
 
 def test_report_cli_reads_a_fresh_run(runtime_project: pytest.Pytester) -> None:
-    from xai_eval.cli import main
+    from xai_eval.report.cli import main
 
     runtime_project.runpytest("--xai-update-baselines", "--benchmark-json=run.json").assert_outcomes(passed=6)
     out = runtime_project.path / "report"

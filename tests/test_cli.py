@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xai_eval.cli import main
+from xai_eval.report.cli import main
 
 DATA = Path(__file__).parent / "data"
 CPU = DATA / "run_cpu.json"
@@ -93,7 +93,7 @@ def test_disjoint_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_console_script_is_installed(tmp_path: Path) -> None:
     exe = shutil.which("xai-eval")
-    command = [exe] if exe else [sys.executable, "-m", "xai_eval.cli"]
+    command = [exe] if exe else [sys.executable, "-m", "xai_eval.report.cli"]
     done = subprocess.run([*command, "compare", str(CPU)], capture_output=True, text=True)
     assert done.returncode == 2 and "at least two reports" in done.stderr
 

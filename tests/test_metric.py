@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xai_eval.metric import max_sensitivity
+from xai_eval.measure.sensitivity import max_sensitivity
 
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 6), st.integers(2, 6))
 seeds = st.integers(0, 2**32)

@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from xai_eval import checks, sanity
-from xai_eval.baselines import CaseKey
-from xai_eval.cases import CaseRun
-from xai_eval.explain import Explainer
-from xai_eval.images import ImageEntry
-from xai_eval.methods import MethodSpec, get_method
-from xai_eval.profiles import PROFILES
+from xai_eval.measure import checks, sanity
+from xai_eval.records.keys import CaseKey
+from xai_eval.gate.cases import CaseRun
+from xai_eval.explain.explainer import Explainer
+from xai_eval.gate.images import ImageEntry
+from xai_eval.explain.methods import MethodSpec, get_method
+from xai_eval.gate.profiles import PROFILES
 
 
 class Tiny(nn.Module):

@@ -113,7 +113,7 @@ def test_xdist_gives_the_serial_values(gate_project: pytest.Pytester) -> None:
 def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytester) -> None:
     gate_project.makepyfile(
         test_sanity_small="""
-        from xai_eval import checks, sanity
+        from xai_eval.measure import checks, sanity
 
         def test_well_formed(xai_case, xai_record):
             result = sanity.well_formed(xai_case.attribution(), xai_case.inputs)
@@ -140,7 +140,7 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
 def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: pytest.Pytester) -> None:
     gate_project.makeconftest(
         """
-        from xai_eval.methods import MethodSpec, register_method
+        from xai_eval.explain.methods import MethodSpec, register_method
 
         register_method(MethodSpec(
             name="Saliency",

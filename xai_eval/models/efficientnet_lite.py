@@ -38,7 +38,7 @@ class SamePadConv2d(nn.Conv2d):
     """Conv2d with TensorFlow ``SAME`` padding, computed from the input size.
 
     It pads itself, so LRP needs an explicit rule for it (it is linear, so the
-    epsilon rule is sound); :mod:`xai_eval.adapt` attaches one.
+    epsilon rule is sound); :mod:`xai_eval.explain.adapt` attaches one.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

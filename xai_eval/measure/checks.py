@@ -1,4 +1,4 @@
-"""Sanity checks of one case, built on :mod:`xai_eval.sanity`.
+"""Sanity checks of one case, built on :mod:`xai_eval.measure.sanity`.
 
 Every check reuses the case's cached attribution where it can and seeds its own
 random draws from the case identity, like the rest of the gate.
@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from xai_eval.cases import CaseRun
+from xai_eval.gate.cases import CaseRun
 from xai_eval.errors import NotApplicable
-from xai_eval.explain import Explainer
-from xai_eval.sanity import COMPLETENESS_MIN_SAMPLES, bias_free_copy, cascade_stages, randomized_copy, relative_error, spearman
-from xai_eval.seeding import seeded
+from xai_eval.explain.explainer import Explainer
+from xai_eval.measure.sanity import COMPLETENESS_MIN_SAMPLES, bias_free_copy, cascade_stages, randomized_copy, relative_error, spearman
+from xai_eval.explain.randomness import seeded
 
 COMPLETENESS_METHODS = ("IG", "GradientSHAP")
 

@@ -1,6 +1,6 @@
 """Run profiles: how large and how thorough a gate run is.
 
-Method-specific settings live in the method registry (:mod:`xai_eval.methods`),
+Method-specific settings live in the method registry (:mod:`xai_eval.explain.methods`),
 keyed by profile name; this module holds what is shared by every case.
 """
 

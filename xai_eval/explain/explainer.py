@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.methods import MethodSpec
+from xai_eval.explain.methods import MethodSpec
 
 RuleFactories = dict[str, Callable[[], Any]]
 
@@ -44,7 +44,7 @@ class Explainer:
         self.explained_model: nn.Module = model
 
     def _build(self) -> Any:
-        from xai_eval.adapt import guided_copy, lrp_copy
+        from xai_eval.explain.adapt import guided_copy, lrp_copy
 
         if self.spec.adaptation == "lrp":
             self.explained_model, self._rules = lrp_copy(self.model)

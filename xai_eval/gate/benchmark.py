@@ -9,21 +9,19 @@ results the run computed, whatever the test order was.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import TYPE_CHECKING, Any
 
-from xai_eval.seeding import seeded
+from xai_eval.explain.randomness import seeded
+from xai_eval.records.maps import EXTRA_INFO_KEY, encode_map, encode_png
 
 if TYPE_CHECKING:
     import torch
-    from PIL.Image import Image
 
-    from xai_eval.cases import CaseRun
-    from xai_eval.images import ImageEntry
-    from xai_eval.session import XaiSession
+    from xai_eval.gate.cases import CaseRun
+    from xai_eval.gate.images import ImageEntry
+    from xai_eval.gate.session import XaiSession
 
-EXTRA_INFO_KEY = "xai_eval"
+
 DEFAULT_ROUNDS = 3
 
 
@@ -48,39 +46,6 @@ def machine_info_extras(device: str) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "xai_device": device,
     }
-
-
-def encode_map(attribution: torch.Tensor) -> dict[str, Any]:
-    """The channel-summed attribution as base64 float16 (enough for a heat map)."""
-    import numpy as np
-
-    saliency = attribution.detach().sum(dim=-3)[0].float().cpu().numpy().astype(np.float16)
-    return {"shape": list(saliency.shape), "float16_base64": base64.b64encode(saliency.tobytes()).decode()}
-
-
-def decode_map(data: dict[str, Any]) -> Any:
-    """Inverse of :func:`encode_map`: an ``H x W`` float32 numpy array."""
-    import numpy as np
-
-    raw = base64.b64decode(data["float16_base64"])
-    return np.frombuffer(raw, dtype=np.float16).reshape(data["shape"]).astype(np.float32)
-
-
-def display_image(entry: ImageEntry, height: int, width: int) -> Image:
-    """The photo as the model saw it: short side resized, centre-cropped to ``height x width``."""
-    from PIL import Image as PILImage
-
-    image = entry.load()
-    scale = max(height / image.height, width / image.width)
-    resized = image.resize((round(image.width * scale), round(image.height * scale)), PILImage.BILINEAR)
-    left, top = (resized.width - width) // 2, (resized.height - height) // 2
-    return resized.crop((left, top, left + width, top + height))
-
-
-def encode_png(image: Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
@@ -110,7 +75,7 @@ def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
 
 def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
-    from xai_eval.results import case_records
+    from xai_eval.records.results import case_records
 
     records = case_records(session.results, session.sanity)
     by_pair: dict[tuple[str, str], dict[str, Any]] = {}
@@ -130,5 +95,5 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
         name = f"{info['model']}/{info['image']}"
         if name not in images and info["image"] in entries:
             height, width = info["attribution"]["shape"]
-            images[name] = encode_png(display_image(entries[info["image"]], height, width))
+            images[name] = encode_png(entries[info["image"]].as_seen(height, width))
     output_json[EXTRA_INFO_KEY] = {"profile": session.settings.profile, "versions": versions(), "images_png_base64": images}

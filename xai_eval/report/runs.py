@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xai_eval.benchmarking import EXTRA_INFO_KEY
+from xai_eval.records.maps import EXTRA_INFO_KEY
 from xai_eval.errors import XaiEvalError
 
 MAKE_ONE = "create one with: pytest suites/ --benchmark-json=FILE"

@@ -43,6 +43,17 @@ class ImageEntry:
             ) from None
 
 
+    def as_seen(self, height: int, width: int) -> Image:
+        """The photo as the model saw it: short side resized, centre-cropped to ``height x width``."""
+        from PIL import Image as PILImage
+
+        image = self.load()
+        scale = max(height / image.height, width / image.width)
+        resized = image.resize((round(image.width * scale), round(image.height * scale)), PILImage.BILINEAR)
+        left, top = (resized.width - width) // 2, (resized.height - height) // 2
+        return resized.crop((left, top, left + width, top + height))
+
+
 def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
     """Read ``folder/manifest.toml`` and check every entry and file.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from xai_eval.seeding import seeded
+from xai_eval.explain.randomness import seeded
 
 ExplanationFunc = Callable[..., torch.Tensor]
 

@@ -3,7 +3,7 @@
 Each entry names a Captum class, its constructor arguments and its
 ``attribute()`` arguments per profile. Add your own from a ``conftest.py``::
 
-    from xai_eval.methods import MethodSpec, register_method
+    from xai_eval.explain.methods import MethodSpec, register_method
 
     register_method(MethodSpec(
         name="Saliency",
@@ -34,7 +34,7 @@ class MethodSpec:
     ``wraps`` is set, ``captum_class`` is a wrapper such as ``NoiseTunnel`` built
     around an instance of ``wraps``. ``uses_layer`` passes the model's Grad-CAM
     layer as the second constructor argument. ``adaptation`` names the model
-    rewrite the method needs (see :mod:`xai_eval.adapt`). ``baselines`` is built
+    rewrite the method needs (see :mod:`xai_eval.explain.adapt`). ``baselines`` is built
     per call from the inputs and passed as ``baselines=``.
     """
 

@@ -138,7 +138,7 @@ def randomized_copy(model: nn.Module, paths: Sequence[str], seed: int) -> nn.Mod
     BatchNorm layers get random affine weights and their running statistics reset,
     so randomising them removes what they learnt.
     """
-    from xai_eval.seeding import seeded
+    from xai_eval.explain.randomness import seeded
 
     clone = copy.deepcopy(model)
     with seeded(seed), torch.no_grad():

@@ -1,49 +1,28 @@
-"""Per-case results of a run (max sensitivity and sanity checks) as rows and as JSON."""
+"""The Table-I-like terminal summary of a gate run."""
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
-from pathlib import Path
+
+import math
 from typing import Any
 
-from xai_eval.baselines import CaseKey
-from xai_eval.files import atomic_write_text
-from xai_eval.session import CaseResult, SanityRecord
+from xai_eval.records.results import CaseResult, SanityRecord
 
-RESULTS_SCHEMA_VERSION = 1
+COLUMNS = ("model", "method", "image", "max sens.", "threshold", "status", "seconds")
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> dict[CaseKey, dict[str, Any]]:
-    """One record per case: its max sensitivity (if run) and each sanity check's values and outcome."""
-    records: dict[CaseKey, dict[str, Any]] = {}
-
-    def record(key: CaseKey) -> dict[str, Any]:
-        return records.setdefault(
-            key, {"profile": key.profile, "model": key.model, "method": key.method, "image": key.image, "sanity": {}}
-        )
-
-    for result in results:
-        record(result.key)["max_sensitivity"] = {
-            "value": result.value, "threshold": result.threshold, "status": result.status, "seconds": result.seconds,
-        }
-    for item in sanity:
-        values = {name: _finite_or_none(value) for name, value in item.values.items()}
-        record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
-    return records
-
-
-def write_results(path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> None:
-    """Write every case record to ``path`` as JSON, atomically."""
-    cases = [records for _, records in sorted(case_records(results, sanity).items(), key=lambda kv: str(kv[0]))]
-    atomic_write_text(path, json.dumps({"schema_version": RESULTS_SCHEMA_VERSION, "cases": cases}, indent=2) + "\n")
+def results_table(results: Sequence[CaseResult]) -> list[str]:
+    """Rows of method, value, threshold, status and seconds, one per case, aligned."""
+    rows = [COLUMNS] + [
+        (r.key.model, r.key.method, r.key.image, _fmt(r.value), _fmt(r.threshold), r.status, f"{r.seconds:.1f}")
+        for r in sorted(results, key=lambda r: (r.key.model, r.key.image, r.key.method))
+    ]
+    return aligned(rows)
 
 
 def _number(value: Any, digits: int = 3) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.runs import Run
+from xai_eval.report.runs import Run
 
 
 def common_cases(runs: Sequence[Run]) -> list[tuple[str, str]]:

@@ -6,16 +6,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from xai_eval.baselines import CaseKey
+from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError
-from xai_eval.seeding import derive_seed, seeded
+from xai_eval.explain.randomness import derive_seed, seeded
 
 if TYPE_CHECKING:
     import torch
 
-    from xai_eval.explain import Explainer
-    from xai_eval.images import ImageEntry
-    from xai_eval.profiles import Profile
+    from xai_eval.explain.explainer import Explainer
+    from xai_eval.gate.images import ImageEntry
+    from xai_eval.gate.profiles import Profile
 
 
 def case_id(key: CaseKey) -> str:
@@ -70,7 +70,7 @@ class CaseRun:
     def max_sensitivity(self) -> float:
         """Captum's max sensitivity of this case (computed once)."""
         if self._sensitivity is None:
-            from xai_eval.metric import max_sensitivity
+            from xai_eval.measure.sensitivity import max_sensitivity
 
             original = self.attribution()
             start = time.perf_counter()

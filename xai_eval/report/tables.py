@@ -6,7 +6,7 @@ import base64
 import io
 from pathlib import Path
 
-from xai_eval.runs import MethodRun, Run
+from xai_eval.report.runs import MethodRun, Run
 
 SANITY_ROWS = {
     "well_formed": "well-formed",
@@ -19,7 +19,7 @@ SANITY_ROWS = {
 
 
 def _method_order(run: Run, model: str) -> list[str]:
-    from xai_eval.methods import METHODS
+    from xai_eval.explain.methods import METHODS
 
     present = [method for (m, method) in run.cases if m == model]
     known = [name for name in METHODS if name in present]
@@ -86,7 +86,7 @@ def figure(run: Run, model: str, path: Path, columns: int = 4) -> None:
     from matplotlib.figure import Figure
     from PIL import Image
 
-    from xai_eval.benchmarking import decode_map
+    from xai_eval.records.maps import decode_map
 
     methods = _method_order(run, model)
     cases = [run.cases[model, method] for method in methods]

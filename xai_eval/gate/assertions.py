@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from xai_eval.baselines import UPDATE_FLAG, BaselineStore
-from xai_eval.cases import CaseRun
-from xai_eval.session import CaseResult
+from xai_eval.gate.baselines import UPDATE_FLAG, BaselineStore
+from xai_eval.gate.cases import CaseRun
+from xai_eval.records.results import CaseResult
 
 RESULT_PROPERTY = "xai_eval_result"
 SANITY_PROPERTY = "xai_eval_sanity"

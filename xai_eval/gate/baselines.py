@@ -30,6 +30,7 @@ from typing import Literal
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
+from xai_eval.records.keys import CaseKey
 
 SCHEMA_VERSION = 1
 DEFAULT_RTOL = 0.10
@@ -56,23 +57,6 @@ class BaselineEntry:
 
     def to_json(self) -> dict[str, float]:
         return {"value": self.value, "rtol": self.rtol, "atol": self.atol}
-
-
-@dataclass(frozen=True)
-class CaseKey:
-    """Where a case's entry lives: profile / model / method / image."""
-
-    profile: str
-    model: str
-    method: str
-    image: str
-
-    def __str__(self) -> str:
-        return f"{self.profile}/{self.model}/{self.method}/{self.image}"
-
-    def to_list(self) -> list[str]:
-        """``[profile, model, method, image]``, for JSON and test-report properties (``CaseKey(*list)`` inverts it)."""
-        return [self.profile, self.model, self.method, self.image]
 
 
 @dataclass(frozen=True)

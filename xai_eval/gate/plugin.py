@@ -1,6 +1,6 @@
 """The pytest plugin (registered through the ``pytest11`` entry point ``xai_eval``).
 
-Thin by design: options come from :mod:`xai_eval.settings`, per-run state lives
+Thin by design: options come from :mod:`xai_eval.gate.settings`, per-run state lives
 in :class:`xai_eval.session.XaiSession`, created once in ``pytest_configure``.
 torch is only imported when a suite asks for a case.
 """
@@ -11,12 +11,14 @@ from collections.abc import Callable, Generator
 
 import pytest
 
-from xai_eval.baselines import UPDATE_FLAG
-from xai_eval.cases import CaseRun, case_id
+from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.gate.cases import CaseRun
+from xai_eval.records.keys import case_id
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
-from xai_eval.gate import RESULT_PROPERTY, SANITY_PROPERTY, BaselineGate
-from xai_eval.session import CaseResult, SanityRecord, XaiSession
-from xai_eval.settings import add_options, resolve
+from xai_eval.gate.assertions import RESULT_PROPERTY, SANITY_PROPERTY, BaselineGate
+from xai_eval.gate.session import XaiSession
+from xai_eval.records.results import CaseResult, SanityRecord
+from xai_eval.gate.settings import add_options, resolve
 
 SESSION_KEY = pytest.StashKey[XaiSession]()
 CONFIG_ERROR_KEY = pytest.StashKey[str]()
@@ -105,7 +107,7 @@ def xai_record(request: pytest.FixtureRequest, xai_case: CaseRun) -> Callable[..
 @pytest.fixture
 def xai_benchmark(request: pytest.FixtureRequest, xai_session: XaiSession) -> Callable[[CaseRun], None]:
     """Times one attribution call of a case with pytest-benchmark: ``xai_benchmark(xai_case)``."""
-    from xai_eval.benchmarking import time_attribution
+    from xai_eval.gate.benchmark import time_attribution
 
     benchmark = request.getfixturevalue("benchmark")
     rounds = xai_session.settings.benchmark_rounds
@@ -118,14 +120,14 @@ def xai_benchmark(request: pytest.FixtureRequest, xai_session: XaiSession) -> Ca
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, object]) -> None:
-    from xai_eval.benchmarking import machine_info_extras
+    from xai_eval.gate.benchmark import machine_info_extras
 
     machine_info.update(machine_info_extras(xai_session_of(config).settings.device))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, object]) -> None:
-    from xai_eval.benchmarking import enrich_json
+    from xai_eval.gate.benchmark import enrich_json
 
     enrich_json(output_json, xai_session_of(config))
 
@@ -169,11 +171,11 @@ class ResultCollector:
     def pytest_sessionfinish(self) -> None:
         xs = self.xs
         if xs.settings.results is not None and (xs.results or xs.sanity):
-            from xai_eval.results import write_results
+            from xai_eval.records.results import write_results
 
             write_results(xs.settings.results, xs.results, xs.sanity)
         if xs.settings.update_baselines and xs.results:
-            from xai_eval.baselines import BaselineStore
+            from xai_eval.gate.baselines import BaselineStore
 
             current = BaselineStore.load(xs.settings.baselines)  # xdist's controller never prepared the session
             store, n_updated, n_new = current.updated((r.key, r.value) for r in xs.results)
@@ -181,8 +183,8 @@ class ResultCollector:
             xs.update_counts = (n_updated, n_new)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        from xai_eval.results import aligned, sanity_summary
-        from xai_eval.summary import results_table
+        from xai_eval.gate.summary import aligned, sanity_summary
+        from xai_eval.gate.summary import results_table
 
         xs = self.xs
         tr = terminalreporter

@@ -5,59 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from xai_eval.baselines import BaselineStore, CaseKey
-from xai_eval.cases import CaseRun
+from xai_eval.gate.baselines import BaselineStore
+from xai_eval.records.keys import CaseKey
+from xai_eval.records.results import CaseResult, SanityRecord
+from xai_eval.gate.cases import CaseRun
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
-from xai_eval.images import ImageEntry, load_manifest
-from xai_eval.methods import get_method
+from xai_eval.gate.images import ImageEntry, load_manifest
+from xai_eval.explain.methods import get_method
 from xai_eval.models.registry import load_model, model_id, validate_model_name
-from xai_eval.profiles import Profile, get_profile
-from xai_eval.settings import Settings
+from xai_eval.gate.profiles import Profile, get_profile
+from xai_eval.gate.settings import Settings
 
 if TYPE_CHECKING:
-    from xai_eval.explain import Explainer
+    from xai_eval.explain.explainer import Explainer
     from xai_eval.models.bundle import ModelBundle
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """What a finished case reports to the terminal summary and the baseline update."""
-
-    key: CaseKey
-    nodeid: str
-    value: float
-    threshold: float | None
-    status: str
-    seconds: float
-
-    def to_property(self) -> dict[str, Any]:
-        return {"key": self.key.to_list(), "nodeid": self.nodeid,
-                "value": self.value, "threshold": self.threshold, "status": self.status, "seconds": self.seconds}
-
-    @classmethod
-    def from_property(cls, data: dict[str, Any]) -> CaseResult:
-        return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"])
-
-
-@dataclass(frozen=True)
-class SanityRecord:
-    """One sanity check's numbers for one case, and the test's outcome."""
-
-    key: CaseKey
-    check: str
-    values: dict[str, Any]
-    outcome: str = ""
-
-    @classmethod
-    def of(cls, case: Any, check: str, values: dict[str, Any]) -> SanityRecord:
-        return cls(case.key, check, values)
-
-    def to_property(self) -> dict[str, Any]:
-        return {"key": self.key.to_list(), "check": self.check, "values": self.values}
-
-    @classmethod
-    def from_property(cls, data: dict[str, Any], outcome: str) -> SanityRecord:
-        return cls(CaseKey(*data["key"]), data["check"], data["values"], outcome)
 
 
 class XaiSession:
@@ -95,7 +56,7 @@ class XaiSession:
 
     @property
     def method_names(self) -> tuple[str, ...]:
-        from xai_eval.methods import METHODS
+        from xai_eval.explain.methods import METHODS
 
         return self.settings.methods or tuple(METHODS)
 
@@ -149,7 +110,7 @@ class XaiSession:
         return device
 
     def explainer(self, model: str, method: str) -> Explainer:
-        from xai_eval.explain import Explainer
+        from xai_eval.explain.explainer import Explainer
 
         if (model, method) not in self._explainers:
             bundle = self.bundle(model)

@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from xai_eval.report import table, to_markdown, write_report
-    from xai_eval.runs import load_run
+    from xai_eval.report.tables import table, to_markdown, write_report
+    from xai_eval.report.runs import load_run
 
     run = load_run(args.run)
     written = write_report(run, args.out)
@@ -40,8 +40,8 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from xai_eval.compare import comparison, slower_than, unmatched
-    from xai_eval.runs import load_run
+    from xai_eval.report.compare import comparison, slower_than, unmatched
+    from xai_eval.report.runs import load_run
 
     if len(args.runs) < 2:
         raise XaiEvalError("compare: give at least two reports (the first is the reference)")

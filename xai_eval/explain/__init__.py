@@ -1,0 +1,1 @@
+"""How an explanation is made: the method registry, the explainer, model adaptation and randomness."""

@@ -1,0 +1,1 @@
+"""How pytest gates it: the plugin, its settings and session, cases, baselines and the summary."""

@@ -1,0 +1,1 @@
+"""The bottom layer: case keys, result records and the map encoding every other layer shares."""

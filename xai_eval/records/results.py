@@ -1,0 +1,90 @@
+"""Per-case result records of a run (max sensitivity and sanity checks) and their JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
+
+from xai_eval.records.keys import CaseKey
+from xai_eval.files import atomic_write_text
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What a finished case reports to the terminal summary and the baseline update."""
+
+    key: CaseKey
+    nodeid: str
+    value: float
+    threshold: float | None
+    status: str
+    seconds: float
+
+    def to_property(self) -> dict[str, Any]:
+        return {"key": self.key.to_list(), "nodeid": self.nodeid,
+                "value": self.value, "threshold": self.threshold, "status": self.status, "seconds": self.seconds}
+
+    @classmethod
+    def from_property(cls, data: dict[str, Any]) -> CaseResult:
+        return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"])
+
+
+@dataclass(frozen=True)
+class SanityRecord:
+    """One sanity check's numbers for one case, and the test's outcome."""
+
+    key: CaseKey
+    check: str
+    values: dict[str, Any]
+    outcome: str = ""
+
+    @classmethod
+    def of(cls, case: Any, check: str, values: dict[str, Any]) -> SanityRecord:
+        return cls(case.key, check, values)
+
+    def to_property(self) -> dict[str, Any]:
+        return {"key": self.key.to_list(), "check": self.check, "values": self.values}
+
+    @classmethod
+    def from_property(cls, data: dict[str, Any], outcome: str) -> SanityRecord:
+        return cls(CaseKey(*data["key"]), data["check"], data["values"], outcome)
+
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> dict[CaseKey, dict[str, Any]]:
+    """One record per case: its max sensitivity (if run) and each sanity check's values and outcome."""
+    records: dict[CaseKey, dict[str, Any]] = {}
+
+    def record(key: CaseKey) -> dict[str, Any]:
+        return records.setdefault(
+            key, {"profile": key.profile, "model": key.model, "method": key.method, "image": key.image, "sanity": {}}
+        )
+
+    for result in results:
+        record(result.key)["max_sensitivity"] = {
+            "value": result.value, "threshold": result.threshold, "status": result.status, "seconds": result.seconds,
+        }
+    for item in sanity:
+        values = {name: _finite_or_none(value) for name, value in item.values.items()}
+        record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
+    return records
+
+
+def write_results(path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> None:
+    """Write every case record to ``path`` as JSON, atomically."""
+    cases = [records for _, records in sorted(case_records(results, sanity).items(), key=lambda kv: str(kv[0]))]
+    atomic_write_text(path, json.dumps({"schema_version": RESULTS_SCHEMA_VERSION, "cases": cases}, indent=2) + "\n")
+
+
