@@ -164,6 +164,7 @@ class _PaddedNet(nn.Module):
 def test_a_rule_attribute_on_a_custom_layer_is_honoured_on_every_call() -> None:
     from xai_eval.explain.explainer import Explainer
     from xai_eval.explain.methods import get_method
+    from xai_eval.explain.randomness import MethodDraws
 
     torch.manual_seed(0)
     model = _PaddedNet()
@@ -172,7 +173,7 @@ def test_a_rule_attribute_on_a_custom_layer_is_honoured_on_every_call() -> None:
     model.conv.rule = EpsilonRule()
     _, rules = lrp_copy(model)
     assert set(rules) == {"conv"}
-    explain = Explainer(get_method("LRP"), model, "conv", "quick")
+    explain = Explainer(get_method("LRP"), model, "conv", {}, MethodDraws(0))
     x = torch.rand(1, 3, 8, 8)
     logit = model(x)[0, 1]
     for _ in range(2):  # Captum deletes rules after each call; they must be re-attached

@@ -39,7 +39,7 @@ def test_missing_entry() -> None:
 def test_round_trip_and_missing_file_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "b.json"
     assert BaselineStore.load(path).entries == {}
-    store, n_updated, n_new = BaselineStore(path, {}).updated([(KEY, 1.5)])
+    store, n_updated, n_new = BaselineStore(path, {}).updated([(KEY, 1.5, None)])
     assert (n_updated, n_new) == (0, 1)
     store.save()
     assert BaselineStore.load(path).entries == {KEY: BaselineEntry(1.5)}
@@ -49,7 +49,7 @@ def test_round_trip_and_missing_file_is_empty(tmp_path: Path) -> None:
 def test_update_keeps_tolerances_and_other_entries(tmp_path: Path) -> None:
     other = CaseKey("paper", "m", "LRP", "img")
     store = BaselineStore(tmp_path / "b.json", {KEY: BaselineEntry(1.0, 0.3, 0.2), other: BaselineEntry(4.0)})
-    new, n_updated, n_new = store.updated([(KEY, 2.0), (CaseKey("quick", "m", "IG", "x"), 3.0)])
+    new, n_updated, n_new = store.updated([(KEY, 2.0, None), (CaseKey("quick", "m", "IG", "x"), 3.0, None)])
     assert (n_updated, n_new) == (1, 1)
     assert new.entries[KEY] == BaselineEntry(2.0, 0.3, 0.2)
     assert new.entries[other] == BaselineEntry(4.0)

@@ -36,7 +36,7 @@ def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
 
     passed = gate_project.runpytest()
     passed.assert_outcomes(passed=4)
-    passed.stdout.fnmatch_lines(["*xai-eval max sensitivity (profile quick)*", "*tinynet.build*IG*a*pass*"])
+    passed.stdout.fnmatch_lines(["*xai-eval max sensitivity (profile quick, seed 0)*", "*tinynet.build*IG*a*pass*"])
 
     data = json.loads(baselines.read_text())
     entry = data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]
@@ -48,7 +48,7 @@ def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
     regressed.stdout.fnmatch_lines(
         [
             "*max sensitivity of tinynet.build-IG-a regressed*threshold*baseline*--xai-update-baselines*",
-            "*to accept the new values run: pytest *--xai-update-baselines -k 'tinynet.build-IG-a'",
+            "*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?'",
         ]
     )
 
@@ -59,7 +59,7 @@ def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: 
     data = json.loads(baselines.read_text())
     data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] = 123.0
     data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["rtol"] = 0.5
-    data["profiles"]["paper"] = {"other": {"IG": {"x": {"value": 1.0, "rtol": 0.1, "atol": 0.0}}}}
+    data["profiles"]["paper"] = {"tinynet.other": {"IG": {"x": {"value": 1.0, "rtol": 0.1, "atol": 0.0}}}}
     baselines.write_text(json.dumps(data))
 
     result = gate_project.runpytest("--xai-update-baselines", "-k", "IG-a")
@@ -101,13 +101,20 @@ def test_values_are_identical_on_rerun_in_reverse_order_and_with_k(gate_project:
 
 
 def test_xdist_gives_the_serial_values(gate_project: pytest.Pytester) -> None:
+    """Each xdist worker gets its share of the cores (1 thread each here); a serial run with the same
+    thread count gives bit-identical numbers, and one with all cores the same to float rounding."""
     pytest.importorskip("xdist")
-    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    gate_project.runpytest("--xai-update-baselines", "--xai-threads", "1").assert_outcomes(passed=4)
     serial = _values(gate_project.path / "baselines.json")
     (gate_project.path / "baselines.json").unlink()
     result = gate_project.runpytest_subprocess("-n", "2", "--xai-update-baselines")
     result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*1 torch thread(s) per process*"])
     assert _values(gate_project.path / "baselines.json") == serial
+    (gate_project.path / "baselines.json").unlink()
+    gate_project.runpytest("--xai-update-baselines", "--xai-threads", "2").assert_outcomes(passed=4)
+    all_cores = _values(gate_project.path / "baselines.json")
+    assert all_cores == pytest.approx(serial, rel=1e-5)
 
 
 def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytester) -> None:
@@ -116,12 +123,14 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
         from xai_eval.measure import checks, sanity
 
         def test_well_formed(xai_case, xai_record):
-            result = sanity.well_formed(xai_case.attribution(), xai_case.inputs)
+            result = sanity.well_formed(xai_case.attribution(), xai_case.inputs, xai_case.reference_energy())
             xai_record("well_formed", ok=result.ok, detail=result.describe())
             assert result.ok
 
         def test_randomization(xai_case, xai_record):
-            xai_record("randomization", **checks.randomization(xai_case))
+            result = checks.randomization(xai_case.explainer, xai_case.inputs, xai_case.target,
+                                          xai_case.attribution(), xai_case.last_block, 0)
+            xai_record("randomization", **result.correlations)
         """
     )
     result = gate_project.runpytest("--xai-update-baselines", "--xai-results", "out/results.json")

@@ -1,9 +1,9 @@
-"""Turn a method entry and a model into one explanation function."""
+"""Turn a method entry, a model and a case's draws into one explanation function."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -11,40 +11,47 @@ from torch import nn
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.explain.methods import MethodSpec
+from xai_eval.explain.randomness import MethodDraws, seeded
 
 RuleFactories = dict[str, Callable[[], Any]]
-
-
-def _baselines(kind: str, inputs: torch.Tensor) -> torch.Tensor | None:
-    if kind == "zeros":
-        return torch.zeros_like(inputs)
-    if kind == "zeros_and_noise":
-        # A two-sample reference distribution; the noise comes from the seeded global RNG.
-        zero = torch.zeros_like(inputs[:1])
-        return torch.cat([zero, torch.randn_like(zero)])
-    return None
 
 
 class Explainer:
     """Explains a batch for a target with one registered method on one model.
 
-    The Captum object and any adapted model copy are built once, on first use.
-    Calls return a tensor shaped like the inputs, or raise a one-line
+    Every random number comes from ``draws`` (see :mod:`xai_eval.explain.randomness`): Captum's
+    ``NoiseTunnel`` and ``GradientShap`` are replaced by their paired versions
+    (:mod:`xai_eval.explain.paired`), and a method marked ``stochastic`` is run one example at a time
+    with the global RNGs seeded from ``draws``. The Captum object and any adapted model copy are built
+    once, on first use. Calls return a contiguous tensor shaped like the inputs, or raise a one-line
     :class:`~xai_eval.errors.XaiEvalError` if the attribution is not finite.
     """
 
-    def __init__(self, spec: MethodSpec, model: nn.Module, gradcam_layer: str, profile: str) -> None:
+    def __init__(
+        self, spec: MethodSpec, model: nn.Module, gradcam_layer: str, kwargs: Mapping[str, Any], draws: MethodDraws
+    ) -> None:
         self.spec = spec
         self.model = model
         self.gradcam_layer = gradcam_layer
-        self.profile = profile
-        self.kwargs = spec.kwargs_for(profile)
+        self.kwargs = dict(kwargs)
+        self.draws = draws
         self._attributor: Any = None
         self._rules: RuleFactories = {}
         self.explained_model: nn.Module = model
 
+    def on(self, model: nn.Module) -> Explainer:
+        """The same method, settings and draws on another model (built afresh, adaptation included)."""
+        return Explainer(self.spec, model, self.gradcam_layer, self.kwargs, self.draws)
+
+    def with_draws(self, draws: MethodDraws) -> Explainer:
+        """The same method and settings on the same model with other method randomness (another seed)."""
+        return Explainer(self.spec, self.model, self.gradcam_layer, self.kwargs, draws)
+
     def _build(self) -> Any:
+        from captum.attr import GradientShap, NoiseTunnel
+
         from xai_eval.explain.adapt import guided_copy, lrp_copy
+        from xai_eval.explain.paired import PairedGradientShap, PairedNoiseTunnel
 
         if self.spec.adaptation == "lrp":
             self.explained_model, self._rules = lrp_copy(self.model)
@@ -55,7 +62,10 @@ class Explainer:
         wrapped = self.spec.resolve_wrapped()
         init = dict(self.spec.init_kwargs)
         if wrapped is not None:
-            return cls(wrapped(model, **init))
+            inner = wrapped(model, **init)
+            return PairedNoiseTunnel(inner, self.draws) if cls is NoiseTunnel else cls(inner)
+        if cls is GradientShap:
+            return PairedGradientShap(model, self.draws)
         if self.spec.uses_layer:
             try:
                 layer = model.get_submodule(self.gradcam_layer)
@@ -76,35 +86,59 @@ class Explainer:
     def __call__(self, inputs: torch.Tensor | tuple[torch.Tensor, ...], target: Any = None) -> torch.Tensor:
         if isinstance(inputs, tuple):
             (inputs,) = inputs
-        attribution, _, _ = self._attribute(inputs, target)
+        attribution, _ = self._attribute(inputs, target)
         return attribution
 
-    def with_delta(self, inputs: torch.Tensor, target: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Attribution, Captum's convergence delta and the baselines used (methods with a delta only)."""
-        attribution, delta, baselines = self._attribute(inputs, target, return_convergence_delta=True)
-        assert delta is not None
-        return attribution, delta, baselines
+    def with_delta(self, inputs: torch.Tensor, target: Any, **overrides: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attribution and Captum's convergence delta (methods with a delta only).
 
-    def _attribute(
-        self, inputs: torch.Tensor, target: Any, **extra: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        ``overrides`` replace ``attribute()`` arguments for this call (e.g. more samples).
+        """
+        attribution, delta = self._attribute(inputs, target, return_convergence_delta=True, **overrides)
+        assert delta is not None
+        return attribution, delta
+
+    def baselines(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """The ``baselines=`` the method gets for ``inputs`` (its noise drawn from the case's draws)."""
+        kind = self.spec.baselines
+        if kind == "zeros":
+            return torch.zeros_like(inputs)
+        if kind == "zeros_and_noise":  # a two-sample reference distribution
+            zero = torch.zeros_like(inputs[:1])
+            return torch.cat([zero, self.draws.normal("baseline_noise", tuple(zero.shape), inputs)])
+        return None
+
+    def _attribute(self, inputs: torch.Tensor, target: Any, **extra: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         attributor = self.attributor
-        for path, make_rule in self._rules.items():
-            self.explained_model.get_submodule(path).rule = make_rule()
-        kwargs = dict(self.kwargs) | extra
-        baselines = _baselines(self.spec.baselines, inputs)
+        kwargs = self.kwargs | extra
+        baselines = self.baselines(inputs)
         if baselines is not None:
             kwargs["baselines"] = baselines
-        with warnings.catch_warnings():
+        if self.spec.stochastic and inputs.shape[0] > 1:
+            parts = [self._attribute(inputs[i : i + 1], _one_target(target, i), **extra) for i in range(inputs.shape[0])]
+            attribution = torch.cat([part[0] for part in parts])
+            deltas = [part[1] for part in parts]
+            return attribution, None if deltas[0] is None else torch.cat(deltas)  # type: ignore[arg-type]
+        with warnings.catch_warnings(), seeded(self.draws.seed):
             warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
             warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
+            for path, make_rule in self._rules.items():
+                self.explained_model.get_submodule(path).rule = make_rule()
             output = attributor.attribute(inputs, target=target, **kwargs)
         attribution, delta = output if extra.get("return_convergence_delta") else (output, None)
-        attribution = attribution.detach()
+        attribution = attribution.detach().contiguous()
         if not torch.isfinite(attribution).all():
             bad = int((~torch.isfinite(attribution)).sum())
             raise XaiEvalError(
                 f"method {self.spec.name}: attribution has {bad} NaN/inf values; "
                 "check the model for unstable layers or change the method's attribute_kwargs"
             )
-        return attribution, None if delta is None else delta.detach(), baselines
+        return attribution, None if delta is None else delta.detach()
+
+
+def _one_target(target: Any, index: int) -> Any:
+    if isinstance(target, torch.Tensor) and target.numel() > 1:
+        return target[index : index + 1]
+    if isinstance(target, list):
+        return [target[index]]
+    return target

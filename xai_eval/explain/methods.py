@@ -46,6 +46,10 @@ class MethodSpec:
     uses_layer: bool = False
     adaptation: Adaptation = "none"
     baselines: BaselineKind = "none"
+    stochastic: bool = False
+    """The Captum class draws from torch's or numpy's global RNGs (Captum's NoiseTunnel and GradientShap
+    need not be marked: xai-eval runs them with paired draws). Such a method is explained one example at
+    a time with the global RNGs seeded from the case, so every explanation of a case shares its draws."""
     description: str = ""
 
     def kwargs_for(self, profile: str) -> dict[str, Any]:

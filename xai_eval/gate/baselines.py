@@ -30,13 +30,14 @@ from typing import Literal
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
+from xai_eval.measure.spread import Spread
 from xai_eval.records.keys import CaseKey
 
 SCHEMA_VERSION = 1
 DEFAULT_RTOL = 0.10
 DEFAULT_ATOL = 1e-3
 UPDATE_FLAG = "--xai-update-baselines"
-Status = Literal["pass", "improved", "regressed", "missing"]
+Status = Literal["pass", "improved", "regressed", "missing", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class BaselineEntry:
     value: float
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    spread: Spread | None = None
+    """The value's spread under other seeds, when calibrated (``--xai-calibrate``)."""
 
     @property
     def margin(self) -> float:
@@ -55,8 +58,11 @@ class BaselineEntry:
     def threshold(self) -> float:
         return self.value + self.margin
 
-    def to_json(self) -> dict[str, float]:
-        return {"value": self.value, "rtol": self.rtol, "atol": self.atol}
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"value": self.value, "rtol": self.rtol, "atol": self.atol}
+        if self.spread is not None:
+            data["spread"] = self.spread.to_json()
+        return data
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,28 @@ class Verdict:
 
 def _entry(raw: object, where: str) -> BaselineEntry:
     if not isinstance(raw, Mapping) or "value" not in raw:
-        raise XaiEvalError(f"{where}: entry must be an object with 'value', 'rtol', 'atol'")
+        raise XaiEvalError(f"{where}: entry must be an object with 'value', 'rtol', 'atol' (and optionally 'spread')")
+    unknown = sorted(set(raw) - {"value", "rtol", "atol", "spread"})
+    if unknown:
+        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; an entry has value, rtol, atol and spread")
     try:
         entry = BaselineEntry(float(raw["value"]), float(raw.get("rtol", DEFAULT_RTOL)), float(raw.get("atol", DEFAULT_ATOL)))
     except (TypeError, ValueError):
         raise XaiEvalError(f"{where}: 'value', 'rtol' and 'atol' must be numbers") from None
     if not all(math.isfinite(x) for x in (entry.value, entry.rtol, entry.atol)) or entry.rtol < 0 or entry.atol < 0:
         raise XaiEvalError(f"{where}: value must be finite and rtol/atol finite and >= 0")
-    return entry
+    spread = raw.get("spread")
+    if spread is None:
+        return entry
+    try:
+        assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "relative", "k"}
+        parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]))
+    except (AssertionError, TypeError, ValueError):
+        raise XaiEvalError(
+            f"{where}.spread: must be an object with numbers min, max, relative and k; "
+            "recompute it with --xai-calibrate 5"
+        ) from None
+    return BaselineEntry(entry.value, entry.rtol, entry.atol, parsed)
 
 
 class BaselineStore:
@@ -92,6 +112,8 @@ class BaselineStore:
     @classmethod
     def load(cls, path: Path) -> BaselineStore:
         """Read ``path``; a missing file is an empty store. Malformed files raise one line."""
+        if path.is_dir():
+            raise XaiEvalError(f"{path}: is a folder, not a baselines file; point --xai-baselines (or baselines) at a .json file")
         if not path.exists():
             return cls(path, {})
         try:
@@ -121,8 +143,26 @@ class BaselineStore:
     def has_profile(self, profile: str) -> bool:
         return any(key.profile == profile for key in self.entries)
 
+    def validate(self, profiles: Iterable[str], methods: Iterable[str], models: Iterable[str]) -> None:
+        """One line for the first entry whose profile or method is unknown, or whose model is neither
+        known nor a ``module.callable`` id: such an entry would never be checked."""
+        known_profiles, known_methods, known_models = set(profiles), set(methods), set(models)
+        for key in self.entries:
+            where = f"{self.path}: profiles.{key.profile}"
+            if key.profile not in known_profiles:
+                raise XaiEvalError(f"{where}: unknown profile; known: {', '.join(sorted(known_profiles))} (fix or remove the entry)")
+            if key.model not in known_models and "." not in key.model:
+                raise XaiEvalError(f"{where}.{key.model}: unknown model; use a built-in name or a module.callable id")
+            if key.method not in known_methods:
+                raise XaiEvalError(
+                    f"{where}.{key.model}.{key.method}: unknown method; known: {', '.join(sorted(known_methods))} "
+                    "(fix or remove the entry, or register the method)"
+                )
+
     def judge(self, key: CaseKey, value: float) -> Verdict:
         entry = self.entries.get(key)
+        if not math.isfinite(value):
+            return Verdict("invalid", value, entry)
         if entry is None:
             return Verdict("missing", value, None)
         if value > entry.threshold:
@@ -131,25 +171,36 @@ class BaselineStore:
             return Verdict("improved", value, entry)
         return Verdict("pass", value, entry)
 
-    def updated(self, values: Iterable[tuple[CaseKey, float]]) -> tuple[BaselineStore, int, int]:
-        """A store with ``values`` accepted; keeps tolerances and entries not in ``values``.
+    def updated(self, values: Iterable[tuple[CaseKey, float, Spread | None]]) -> tuple[BaselineStore, int, int]:
+        """A store with ``values`` accepted; entries not in ``values`` are kept.
 
-        Returns the new store and the counts of updated and new entries.
+        A value with a spread (calibration) gets the rtol derived from it; one without keeps the entry's
+        tolerances and spread. Non-finite values are not accepted. Returns the new store and the counts
+        of updated and new entries.
         """
+        from xai_eval.measure.spread import calibrated_rtol
+
         entries = dict(self.entries)
         n_updated = n_new = 0
-        for key, value in values:
+        for key, value, spread in values:
+            if not math.isfinite(value):
+                continue
             old = entries.get(key)
+            if spread is not None:
+                new = BaselineEntry(value, calibrated_rtol(value, spread), old.atol if old else DEFAULT_ATOL, spread)
+            elif old is None:
+                new = BaselineEntry(value)
+            else:
+                new = BaselineEntry(value, old.rtol, old.atol, old.spread)
             if old is None:
-                entries[key] = BaselineEntry(value)
                 n_new += 1
-            elif old.value != value:
-                entries[key] = BaselineEntry(value, old.rtol, old.atol)
+            elif old != new:
                 n_updated += 1
+            entries[key] = new
         return BaselineStore(self.path, entries), n_updated, n_new
 
     def to_json(self) -> dict[str, object]:
-        profiles: dict[str, dict[str, dict[str, dict[str, dict[str, float]]]]] = {}
+        profiles: dict[str, dict[str, dict[str, dict[str, dict[str, object]]]]] = {}
         for key in sorted(self.entries, key=lambda k: (k.profile, k.model, k.method, k.image)):
             profiles.setdefault(key.profile, {}).setdefault(key.model, {}).setdefault(key.method, {})[key.image] = (
                 self.entries[key].to_json()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xai_eval.explain.randomness import seeded
 from xai_eval.records.maps import EXTRA_INFO_KEY, encode_map, encode_png
 
 if TYPE_CHECKING:
@@ -33,8 +32,8 @@ def versions() -> dict[str, str]:
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__}
 
 
-def machine_info_extras(device: str) -> dict[str, Any]:
-    """What pytest-benchmark's machine_info leaves out: GPU, CUDA and torch threads."""
+def machine_info_extras(session: XaiSession) -> dict[str, Any]:
+    """What pytest-benchmark's machine_info leaves out: GPU, CUDA, torch threads, and the run's seed."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -42,9 +41,10 @@ def machine_info_extras(device: str) -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name() if cuda else None,
         "cuda_version": torch.version.cuda,
         "cuda_available": cuda,
-        "torch_num_threads": torch.get_num_threads(),
+        "torch_num_threads": session.threads,
         "torch_version": torch.__version__,
-        "xai_device": device,
+        "xai_device": session.settings.device,
+        "xai_seed": session.settings.seed,
     }
 
 
@@ -55,8 +55,7 @@ def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
     synchronize = torch.cuda.synchronize if case.inputs.device.type == "cuda" else (lambda: None)
 
     def attribute_once() -> None:
-        with seeded(case.seed("attribution")):
-            case.explainer(case.inputs, target=case.target)
+        case.explainer(case.inputs, target=case.target)
         synchronize()  # CUDA runs asynchronously: the timer must see the finished work
 
     benchmark.group = f"{case.key.model} ({case.profile.name})"
@@ -96,4 +95,7 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
         if name not in images and info["image"] in entries:
             height, width = info["attribution"]["shape"]
             images[name] = encode_png(entries[info["image"]].as_seen(height, width))
-    output_json[EXTRA_INFO_KEY] = {"profile": session.settings.profile, "versions": versions(), "images_png_base64": images}
+    output_json[EXTRA_INFO_KEY] = {
+        "profile": session.settings.profile, "seed": session.settings.seed, "run": session.run_info(),
+        "versions": versions(), "images_png_base64": images,
+    }

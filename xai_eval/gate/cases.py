@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError
-from xai_eval.explain.randomness import derive_seed, seeded
+from xai_eval.explain.randomness import MethodDraws, derive_seed, generator
+from xai_eval.records.keys import CaseKey
 
 if TYPE_CHECKING:
     import torch
@@ -18,17 +18,19 @@ if TYPE_CHECKING:
     from xai_eval.gate.profiles import Profile
 
 
-def case_id(key: CaseKey) -> str:
-    """The readable pytest id, e.g. ``efficientnet_lite0-IG-coffee``."""
-    return f"{key.model}-{key.method}-{key.image}"
+def method_draws(run_seed: int, key: CaseKey) -> MethodDraws:
+    """The method randomness of a case: one per (seed, profile, model, method), shared by its images,
+    so that a batch of images gets exactly the draws each image gets alone."""
+    return MethodDraws(derive_seed(run_seed, key.profile, key.model, key.method, "method"))
 
 
 @dataclass
 class CaseRun:
     """Lazily computes, and caches, everything a case needs.
 
-    Every random draw is seeded from the case identity, so the numbers do not
-    depend on test order, ``-k`` selection or the xdist worker.
+    Every random draw comes from the run's seed and the case identity (see
+    :mod:`xai_eval.explain.randomness`), so the numbers do not depend on test order, ``-k``
+    selection, the xdist worker or the batch sizes.
     """
 
     key: CaseKey
@@ -38,27 +40,28 @@ class CaseRun:
     profile: Profile = field(repr=False)
     last_block: str = field(default="", repr=False)
     """The block the randomisation check randomises before the whole network."""
+    run_seed: int = 0
     seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _attribution: torch.Tensor | None = field(default=None, repr=False)
-    _sensitivity: float | None = field(default=None, repr=False)
+    _sensitivity: dict[int, float] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
-        return case_id(self.key)
+        return self.key.id
 
     @property
     def target(self) -> int:
         return self.image.label
 
     def seed(self, purpose: str) -> int:
-        return derive_seed(str(self.key), purpose)
+        """A seed for one purpose of this case (e.g. re-initialising a randomised model)."""
+        return derive_seed(self.run_seed, self.key, purpose)
 
     def attribution(self) -> torch.Tensor:
         """The attribution of the unperturbed input (computed once, then shared)."""
         if self._attribution is None:
             start = time.perf_counter()
-            with seeded(self.seed("attribution")):
-                self._attribution = self.explainer(self.inputs, target=self.target)
+            self._attribution = self.explainer(self.inputs, target=self.target)
             self.seconds["attribution"] = time.perf_counter() - start
             if self._attribution.shape != self.inputs.shape:
                 raise XaiEvalError(
@@ -67,26 +70,45 @@ class CaseRun:
                 )
         return self._attribution
 
-    def max_sensitivity(self) -> float:
-        """Captum's max sensitivity of this case (computed once)."""
-        if self._sensitivity is None:
+    def perturbations(self, run_seed: int | None = None) -> torch.Tensor:
+        """This case's perturbations, ``[1, n_perturb_samples, C, H, W]`` on the CPU (their own stream)."""
+        from xai_eval.measure.sensitivity import uniform_perturbations
+
+        seed = self.run_seed if run_seed is None else run_seed
+        gen = generator(seed, self.key, "perturbations")
+        shape = tuple(self.inputs.shape[1:])
+        return uniform_perturbations(gen, self.profile.n_perturb_samples, shape, self.profile.perturb_radius).unsqueeze(0)
+
+    def max_sensitivity(self, run_seed: int | None = None) -> float:
+        """Captum's max sensitivity of this case under the run's seed (or another, for calibration)."""
+        seed = self.run_seed if run_seed is None else run_seed
+        if seed not in self._sensitivity:
             from xai_eval.measure.sensitivity import max_sensitivity
 
-            original = self.attribution()
+            if seed == self.run_seed:
+                explainer, original = self.explainer, self.attribution()
+            else:
+                explainer = self.explainer.with_draws(method_draws(seed, self.key))
+                original = explainer(self.inputs, target=self.target)
             start = time.perf_counter()
             values = max_sensitivity(
-                self.explainer,
+                explainer,
                 self.inputs,
-                seed=self.seed("max_sensitivity"),
-                n_perturb_samples=self.profile.n_perturb_samples,
-                perturb_radius=self.profile.perturb_radius,
+                self.perturbations(seed),
                 max_examples_per_batch=self.profile.max_examples_per_batch,
                 original_explanation=original,
                 target=self.target,
             )
-            self.seconds["max_sensitivity"] = time.perf_counter() - start
-            self._sensitivity = float(values[0])
-        return self._sensitivity
+            if seed == self.run_seed:
+                self.seconds["max_sensitivity"] = time.perf_counter() - start
+            self._sensitivity[seed] = float(values[0])
+        return self._sensitivity[seed]
+
+    def reference_energy(self) -> float:
+        """The norm of gradient x input for the case's target: the scale well-formedness compares to."""
+        from xai_eval.measure.sanity import gradient_times_input_norm
+
+        return gradient_times_input_norm(self.explainer.model, self.inputs, self.target)
 
     @property
     def total_seconds(self) -> float:

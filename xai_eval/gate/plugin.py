@@ -1,7 +1,8 @@
 """The pytest plugin (registered through the ``pytest11`` entry point ``xai_eval``).
 
 Thin by design: options come from :mod:`xai_eval.gate.settings`, per-run state lives
-in :class:`xai_eval.session.XaiSession`, created once in ``pytest_configure``.
+in :class:`xai_eval.gate.session.XaiSession`, created once in ``pytest_configure``, and the
+end of the run (results file, baseline update, summary) in :mod:`xai_eval.gate.collector`.
 torch is only imported when a suite asks for a case.
 """
 
@@ -11,18 +12,17 @@ from collections.abc import Callable, Generator
 
 import pytest
 
-from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
+from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate
 from xai_eval.gate.cases import CaseRun
-from xai_eval.records.keys import case_id
-from xai_eval.errors import DeviceUnavailable, XaiEvalError
-from xai_eval.gate.assertions import RESULT_PROPERTY, SANITY_PROPERTY, BaselineGate
+from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.session import XaiSession
-from xai_eval.records.results import CaseResult, SanityRecord
 from xai_eval.gate.settings import add_options, resolve
+from xai_eval.records.keys import case_id
+from xai_eval.records.results import SanityRecord
 
 SESSION_KEY = pytest.StashKey[XaiSession]()
 CONFIG_ERROR_KEY = pytest.StashKey[str]()
-MAX_K_SELECTION = 8
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,12 +33,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
     config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
     try:
-        session = XaiSession(resolve(config))
+        settings = resolve(config)
     except XaiEvalError as exc:
         raise pytest.UsageError(str(exc)) from None
+    workerinput = getattr(config, "workerinput", None)
+    session = XaiSession(settings, workers=int(workerinput["workercount"]) if workerinput else _xdist_workers(config))
     config.stash[SESSION_KEY] = session
-    if not hasattr(config, "workerinput"):  # xdist workers report to the controller
+    if workerinput is None:  # xdist workers report to the controller
         config.pluginmanager.register(ResultCollector(config, session), "xai-eval-results")
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many xdist workers the controller will start (1 without xdist)."""
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n > 0 and getattr(config.option, "dist", "no") != "no" else 1
 
 
 def xai_session_of(config: pytest.Config) -> XaiSession:
@@ -70,14 +78,17 @@ def pytest_collection_modifyitems(config: pytest.Config) -> None:
 
 @pytest.fixture
 def xai_session(request: pytest.FixtureRequest) -> XaiSession:
-    """The run's :class:`~xai_eval.session.XaiSession`."""
+    """The run's :class:`~xai_eval.gate.session.XaiSession`."""
     return xai_session_of(request.config)
 
 
 @pytest.fixture
 def xai_case(request: pytest.FixtureRequest, xai_session: XaiSession) -> CaseRun:
-    """The (model, method, image) case this test was parametrized with, cached per run."""
-    from xai_eval.errors import NotApplicable
+    """The (model, method, image) case this test was parametrized with, cached per run.
+
+    A case that cannot run here (no such device, no weights, method not applicable) is skipped with
+    its reason; ``--xai-strict`` turns every such skip into a failure.
+    """
     from xai_eval.models.registry import WeightsMissing
 
     try:
@@ -87,11 +98,11 @@ def xai_case(request: pytest.FixtureRequest, xai_session: XaiSession) -> CaseRun
     except NotApplicable as exc:
         pytest.skip(f"not applicable: {exc}")
     except WeightsMissing as exc:
-        if xai_session.settings.strict_weights:
+        if xai_session.settings.strict_weights and not xai_session.settings.strict:
             pytest.fail(f"{exc} (failing because of --xai-strict-weights)", pytrace=False)
-        pytest.skip(str(exc))
+        pytest.skip(f"missing weights: {exc}")
     except DeviceUnavailable as exc:
-        pytest.skip(str(exc))
+        pytest.skip(f"missing device: {exc}")
 
 
 @pytest.fixture
@@ -122,7 +133,7 @@ def xai_benchmark(request: pytest.FixtureRequest, xai_session: XaiSession) -> Ca
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, object]) -> None:
     from xai_eval.gate.benchmark import machine_info_extras
 
-    machine_info.update(machine_info_extras(xai_session_of(config).settings.device))
+    machine_info.update(machine_info_extras(xai_session_of(config)))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -135,7 +146,7 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, o
 @pytest.fixture
 def xai_baselines(request: pytest.FixtureRequest, xai_session: XaiSession) -> BaselineGate:
     """Asserts a case's value against the baselines file: ``xai_baselines.check(case, value)``."""
-    return BaselineGate(request.node, xai_session.baselines, xai_session.settings.update_baselines)
+    return BaselineGate(request.node, xai_session)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -143,78 +154,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
         report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "xai_case" not in callspec.params:
+        return report
+    report.user_properties.append((CASE_PROPERTY, callspec.params["xai_case"].to_list()))
+    strict = xai_session_of(item.config).settings.strict
+    if strict and report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {reason} (failing because of --xai-strict: a configured case must run)"
     return report
-
-
-def _outcome(report: pytest.TestReport) -> str:
-    if hasattr(report, "wasxfail"):
-        return "xfailed" if report.skipped else "xpassed"
-    return report.outcome
-
-
-class ResultCollector:
-    """Gathers case results from test reports (xdist workers included) and acts at the end."""
-
-    def __init__(self, config: pytest.Config, session: XaiSession) -> None:
-        self.config = config
-        self.xs = session
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
-        for name, value in report.user_properties:
-            if name == RESULT_PROPERTY:
-                self.xs.results.append(CaseResult.from_property(value))
-            elif name == SANITY_PROPERTY:
-                self.xs.sanity.append(SanityRecord.from_property(value, _outcome(report)))
-
-    def pytest_sessionfinish(self) -> None:
-        xs = self.xs
-        if xs.settings.results is not None and (xs.results or xs.sanity):
-            from xai_eval.records.results import write_results
-
-            write_results(xs.settings.results, xs.results, xs.sanity)
-        if xs.settings.update_baselines and xs.results:
-            from xai_eval.gate.baselines import BaselineStore
-
-            current = BaselineStore.load(xs.settings.baselines)  # xdist's controller never prepared the session
-            store, n_updated, n_new = current.updated((r.key, r.value) for r in xs.results)
-            store.save()
-            xs.update_counts = (n_updated, n_new)
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        from xai_eval.gate.summary import aligned, sanity_summary
-        from xai_eval.gate.summary import results_table
-
-        xs = self.xs
-        tr = terminalreporter
-        if xs.sanity:
-            tr.section(f"xai-eval sanity (profile {xs.settings.profile})")
-            for line in aligned(sanity_summary(xs.sanity)):
-                tr.write_line(line)
-        if xs.settings.results is not None and (xs.results or xs.sanity):
-            tr.write_line(f"xai-eval: results written to {xs.settings.results}")
-        if not xs.results:
-            return
-        tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile})")
-        for line in results_table(xs.results):
-            tr.write_line(line)
-        improved = [r for r in xs.results if r.status == "improved"]
-        if improved:
-            tr.write_line("")
-            tr.write_line(f"{len(improved)} case(s) improved beyond tolerance; tighten their baselines with {UPDATE_FLAG}:")
-            for r in improved:
-                tr.write_line(f"  {r.nodeid}: {r.value:.6g} (threshold {r.threshold:.6g})")
-        if xs.update_counts is not None:
-            n_updated, n_new = xs.update_counts
-            tr.write_line("")
-            tr.write_line(f"xai-eval: baselines written to {xs.settings.baselines}: {n_updated} updated, {n_new} new")
-        failing = [r for r in xs.results if r.status in ("regressed", "missing")]
-        if failing:
-            args = " ".join(self.config.invocation_params.args) or "suites/"
-            selection = f" -k '{' or '.join(case_id(r.key) for r in failing)}'" if len(failing) <= MAX_K_SELECTION else ""
-            tr.write_line("")
-            tr.write_line(
-                f"xai-eval: {len(failing)} case(s) outside their baselines; to accept the new values run: "
-                f"pytest {args} {UPDATE_FLAG}{selection}"
-            )

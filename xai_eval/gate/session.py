@@ -13,7 +13,7 @@ from xai_eval.errors import DeviceUnavailable, XaiEvalError
 from xai_eval.gate.images import ImageEntry, load_manifest
 from xai_eval.explain.methods import get_method
 from xai_eval.models.registry import load_model, model_id, validate_model_name
-from xai_eval.gate.profiles import Profile, get_profile
+from xai_eval.gate.profiles import Profile, get_profile, resolve_profiles
 from xai_eval.gate.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 class XaiSession:
     """Created once per pytest run; validates inputs lazily, on first use by a suite."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
         self.settings = settings
+        self.workers = workers
+        self._threads_applied = False
         self._prepared = False
         self.profile: Profile
         self.images: tuple[ImageEntry, ...] = ()
@@ -43,7 +45,8 @@ class XaiSession:
         if self._prepared:
             return
         s = self.settings
-        self.profile = get_profile(s.profile)
+        profiles = resolve_profiles(s.profile_tables, f"{s.config_file} [tool.xai_eval.profiles]")
+        self.profile = get_profile(s.profile, profiles)
         for spec in s.models:
             validate_model_name(spec)
         for name in s.methods:
@@ -52,7 +55,43 @@ class XaiSession:
         for entry in self.images:
             entry.load()
         self.baselines = BaselineStore.load(s.baselines)
+        from xai_eval.explain.methods import METHODS
+        from xai_eval.models.registry import MODEL_NAMES
+
+        self.baselines.validate(profiles, METHODS, (*MODEL_NAMES, *(model_id(m) for m in s.models)))
         self._prepared = True
+
+    def calibration_seeds(self) -> list[int]:
+        """The K seeds calibration recomputes each case under: never the small integers a user passes to
+        ``--xai-seed``, so that reseeding the gate stays an out-of-sample test of the tolerance."""
+        return [10_000 + 1_000 * self.settings.seed + i for i in range(1, self.settings.calibrate + 1)]
+
+    @property
+    def usable_cores(self) -> int:
+        import os
+
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    @property
+    def threads(self) -> int:
+        """torch threads for this process: ``--xai-threads``, else usable cores / xdist workers (>= 1)."""
+        return self.settings.threads or max(1, self.usable_cores // self.workers)
+
+    def threads_line(self) -> str:
+        why = "--xai-threads" if self.settings.threads else f"{self.usable_cores} usable core(s) / {self.workers} worker(s)"
+        return f"{self.threads} torch thread(s) per process ({why})"
+
+    def run_info(self) -> dict[str, Any]:
+        """How this run computed its numbers, for the results file and the benchmark JSON."""
+        return {"profile": self.settings.profile, "seed": self.settings.seed, "device": self.settings.device,
+                "threads": self.threads, "workers": self.workers, "calibration_seeds": self.settings.calibrate}
+
+    def apply_threads(self) -> None:
+        if not self._threads_applied:
+            import torch
+
+            torch.set_num_threads(self.threads)
+            self._threads_applied = True
 
     @property
     def method_names(self) -> tuple[str, ...]:
@@ -88,9 +127,14 @@ class XaiSession:
         import copy
         from dataclasses import replace
 
+        self.apply_threads()
         device = self.device()
         bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights)
         model = copy.deepcopy(bundle.model).eval().to(device)
+        if bundle.channels_last:
+            import torch
+
+            model = model.to(memory_format=torch.channels_last)
         for parameter in model.parameters():
             parameter.requires_grad_(False)
         return replace(bundle, model=model)
@@ -105,6 +149,11 @@ class XaiSession:
             raise XaiEvalError(f"--xai-device: {name!r} is not a device; use cpu, cuda, cuda:N or mps") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise DeviceUnavailable(f"--xai-device {name}: no CUDA device on this machine; run on a GPU machine or use --xai-device cpu")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceUnavailable(
+                f"--xai-device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from 0; "
+                "use --xai-device cuda:0"
+            )
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise DeviceUnavailable(f"--xai-device {name}: MPS is not available here; run on Apple silicon or use --xai-device cpu")
         return device
@@ -112,9 +161,16 @@ class XaiSession:
     def explainer(self, model: str, method: str) -> Explainer:
         from xai_eval.explain.explainer import Explainer
 
+        from xai_eval.gate.cases import method_draws
+
         if (model, method) not in self._explainers:
             bundle = self.bundle(model)
-            self._explainers[model, method] = Explainer(get_method(method), bundle.model, bundle.gradcam_layer, self.profile.name)
+            spec = get_method(method)
+            key = CaseKey(self.profile.name, model, method, "")
+            self._explainers[model, method] = Explainer(
+                spec, bundle.model, bundle.gradcam_layer, self.profile.method_kwargs(spec),
+                method_draws(self.settings.seed, key),
+            )
         return self._explainers[model, method]
 
     def run(self, key: CaseKey) -> CaseRun:
@@ -124,7 +180,7 @@ class XaiSession:
             image = next(entry for entry in self.images if entry.id == key.image)
             self._runs[key] = CaseRun(
                 key, image, self._inputs(bundle, key.model, image), self.explainer(key.model, key.method), self.profile,
-                bundle.randomization_block,
+                bundle.last_block, self.settings.seed,
             )
         return self._runs[key]
 
@@ -132,6 +188,10 @@ class XaiSession:
         """The preprocessed image batch, loaded and label-checked once per (model, image)."""
         if (model, image.id) not in self._batches:
             inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
+            if bundle.channels_last:
+                import torch
+
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
             self._check_label(bundle, image, inputs)
             self._batches[model, image.id] = inputs
         return self._batches[model, image.id]

@@ -1,13 +1,15 @@
 """Gate settings: command-line options, ``[tool.xai_eval]`` in pyproject.toml, defaults.
 
 An option given on the command line wins over pyproject.toml, which wins over
-the defaults. Paths in pyproject.toml are relative to that file's folder.
+the defaults. Paths in pyproject.toml are relative to that file's folder. Every
+value is type-checked here, so a wrong one is a one-line error naming the key.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,13 @@ import pytest
 
 from xai_eval.errors import XaiEvalError
 
-DEFAULT_MODELS = ("efficientnet_lite0", "resnet18")
+DEFAULT_MODELS = ("efficientnet_lite0",)
 DEFAULT_IMAGES = "fixtures/images"
 DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
+MIN_CALIBRATION_SEEDS = 5
 KNOWN_KEYS = {
     "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
-    "benchmark_rounds",
+    "benchmark_rounds", "seed", "strict", "threads", "profiles",
 }
 
 
@@ -42,15 +45,27 @@ class Settings:
     """Timed rounds per runtime case (after one warm-up round)."""
     results: Path | None = None
     """Where to write every case's max sensitivity and sanity results as JSON (None: don't)."""
+    seed: int = 0
+    """Mixed into every random draw of every case."""
+    calibrate: int = 0
+    """Recompute each case under this many other seeds and write the spread and tolerance (0: don't)."""
+    strict: bool = False
+    """Every skipped case (missing device, weights, not-applicable method) fails instead."""
+    threads: int | None = None
+    """torch intra-op threads per process (None: usable cores / xdist workers)."""
+    profile_tables: Mapping[str, Any] = field(default_factory=dict)
+    """The project's ``[tool.xai_eval.profiles.*]`` tables, resolved by the session."""
+    config_file: str = "pyproject.toml"
+    """Where ``[tool.xai_eval]`` was read from (for messages)."""
 
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``--xai-*`` options (also used by the tests of the option parsing)."""
     group = parser.getgroup("xai-eval", "attribution regression gate (xai-eval)")
-    group.addoption("--xai-profile", default=None, help="run profile: quick (default, CI-sized) or paper (study settings)")
+    group.addoption("--xai-profile", default=None, help="run profile: quick (default, CI-sized), paper (study settings) or one of [tool.xai_eval.profiles]")
     group.addoption(
         "--xai-model", action="append", default=None, metavar="NAME",
-        help="model to gate: efficientnet_lite0, resnet18 or module:callable (repeatable; default: pyproject or both built-ins)",
+        help="model to gate: efficientnet_lite0 (default), resnet18 or module:callable (repeatable)",
     )
     group.addoption("--xai-method", action="append", default=None, metavar="NAME", help="only this method (repeatable)")
     group.addoption("--xai-images", default=None, metavar="DIR", help="folder with manifest.toml and photos")
@@ -58,6 +73,15 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--xai-update-baselines", action="store_true", default=False,
         help="accept the measured values: rewrite the entries of the cases that ran",
+    )
+    group.addoption(
+        "--xai-calibrate", type=int, default=None, metavar="K",
+        help=f"record the baselines and calibrate each case's tolerance from its spread under K (>= {MIN_CALIBRATION_SEEDS}) other seeds",
+    )
+    group.addoption("--xai-seed", type=int, default=None, metavar="N", help="mixed into every random draw (default 0)")
+    group.addoption(
+        "--xai-strict", action="store_true", default=None,
+        help="fail every skipped case (missing device or weights, method not applicable); what CI should run",
     )
     group.addoption(
         "--xai-strict-weights", action="store_true", default=None,
@@ -69,70 +93,131 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption("--xai-device", default=None, metavar="DEVICE", help="cpu, cuda, cuda:N or mps (default cpu)")
     group.addoption(
+        "--xai-threads", type=int, default=None, metavar="N",
+        help="torch threads per process (default: usable cores divided by the xdist workers)",
+    )
+    group.addoption(
         "--xai-benchmark-rounds", type=int, default=None, metavar="N",
         help="timed rounds per runtime case, after one warm-up (default 3; use more for precise comparisons)",
     )
     group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
 
 
-def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path]:
+def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None]:
     inipath = config.inipath
     path = inipath if inipath is not None and inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
     if not path.is_file():
-        return {}, config.rootpath
+        return {}, config.rootpath, None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
     table = data.get("tool", {}).get("xai_eval", {})
+    if not isinstance(table, dict):
+        raise XaiEvalError(f"{path}: [tool.xai_eval] must be a table")
     unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
         raise XaiEvalError(f"{path}: [tool.xai_eval] has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
-    return table, path.parent
+    return table, path.parent, path
 
 
-def _names(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise XaiEvalError(f"{where}: expected a name or a list of names, got {value!r}")
+class _Reader:
+    """Typed access to one option: the command line first, then ``[tool.xai_eval]``."""
+
+    def __init__(self, config: pytest.Config, table: dict[str, Any], base: Path, path: Path | None) -> None:
+        self.config, self.table, self.base = config, table, base
+        self.where = f"{path} [tool.xai_eval]" if path else "[tool.xai_eval]"
+
+    def raw(self, option: str, key: str) -> tuple[Any, str] | None:
+        value = self.config.getoption(option)
+        if value is not None:
+            return value, option
+        if key in self.table:
+            return self.table[key], f"{self.where} {key}"
+        return None
+
+    def string(self, option: str, key: str, default: str) -> str:
+        found = self.raw(option, key)
+        if found is None:
+            return default
+        value, where = found
+        if not isinstance(value, str) or not value:
+            raise XaiEvalError(f"{where}: expected a string, got {value!r}")
+        return value
+
+    def path(self, option: str, key: str, default: str | None) -> Path | None:
+        cli = self.config.getoption(option)
+        if cli is not None:
+            return Path(cli)
+        if key not in self.table:
+            return None if default is None else self.base / default
+        value = self.table[key]
+        if not isinstance(value, str) or not value:
+            raise XaiEvalError(f"{self.where} {key}: expected a path string, got {value!r}; e.g. {key} = \"{default or 'file.json'}\"")
+        return self.base / value
+
+    def flag(self, option: str, key: str) -> bool:
+        found = self.raw(option, key)
+        if found is None:
+            return False
+        value, where = found
+        if not isinstance(value, bool):
+            raise XaiEvalError(f"{where}: expected true or false (a TOML boolean, unquoted), got {value!r}")
+        return value
+
+    def integer(self, option: str, key: str, default: int | None, minimum: int) -> int | None:
+        found = self.raw(option, key)
+        if found is None:
+            return default
+        value, where = found
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise XaiEvalError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def names(self, option: str, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        found = self.raw(option, key)
+        if found is None:
+            return default
+        value, where = found
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise XaiEvalError(f"{where}: expected a name or a list of names, got {value!r}")
 
 
 def resolve(config: pytest.Config) -> Settings:
     """Merge command line, ``[tool.xai_eval]`` and defaults into :class:`Settings`."""
-    table, base = _pyproject(config)
-
-    def pick(option: str, key: str, default: Any) -> Any:
-        value = config.getoption(option)
-        if value is not None:
-            return value
-        return table.get(key, default)
-
-    images = config.getoption("--xai-images")
-    images_path = Path(images) if images else base / table.get("images", DEFAULT_IMAGES)
-    baselines = config.getoption("--xai-baselines")
-    baselines_path = Path(baselines) if baselines else base / table.get("baselines", DEFAULT_BASELINES)
-    cli_weights = config.getoption("--xai-resnet18-weights")
-    weights = cli_weights or (str(base / table["resnet18_weights"]) if "resnet18_weights" in table else None)
-    results = config.getoption("--xai-results")
-    results_path = Path(results) if results else (base / table["results"] if "results" in table else None)
+    table, base, path = _pyproject(config)
+    read = _Reader(config, table, base, path)
+    weights = config.getoption("--xai-resnet18-weights")
+    weights_path = Path(weights) if weights else read.path("--xai-resnet18-weights", "resnet18_weights", None)
+    calibrate = read.integer("--xai-calibrate", "__no_key__", 0, 0) or 0
+    if 0 < calibrate < MIN_CALIBRATION_SEEDS:
+        raise XaiEvalError(f"--xai-calibrate: {calibrate} seeds cannot estimate a spread; use at least {MIN_CALIBRATION_SEEDS}")
+    profiles = table.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise XaiEvalError(f"{read.where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    images = read.path("--xai-images", "images", DEFAULT_IMAGES)
+    baselines = read.path("--xai-baselines", "baselines", DEFAULT_BASELINES)
+    assert images is not None and baselines is not None
+    strict = read.flag("--xai-strict", "strict")
     return Settings(
-        profile=str(pick("--xai-profile", "profile", "quick")),
-        models=_names(pick("--xai-model", "models", list(DEFAULT_MODELS)), "models"),
-        methods=_names(pick("--xai-method", "methods", []), "methods"),
-        images=images_path,
-        baselines=baselines_path,
-        update_baselines=bool(config.getoption("--xai-update-baselines")),
-        strict_weights=bool(pick("--xai-strict-weights", "strict_weights", False)),
-        resnet18_weights=weights,
-        device=str(pick("--xai-device", "device", "cpu")),
-        results=results_path,
-        benchmark_rounds=_positive_int(pick("--xai-benchmark-rounds", "benchmark_rounds", 3), "--xai-benchmark-rounds"),
+        profile=read.string("--xai-profile", "profile", "quick"),
+        models=read.names("--xai-model", "models", DEFAULT_MODELS),
+        methods=read.names("--xai-method", "methods", ()),
+        images=images,
+        baselines=baselines,
+        update_baselines=bool(config.getoption("--xai-update-baselines")) or calibrate > 0,
+        strict_weights=strict or read.flag("--xai-strict-weights", "strict_weights"),
+        resnet18_weights=None if weights_path is None else str(weights_path),
+        device=read.string("--xai-device", "device", "cpu"),
+        results=read.path("--xai-results", "results", None),
+        benchmark_rounds=read.integer("--xai-benchmark-rounds", "benchmark_rounds", 3, 1) or 3,
+        seed=read.integer("--xai-seed", "seed", 0, 0) or 0,
+        calibrate=calibrate,
+        strict=strict,
+        threads=read.integer("--xai-threads", "threads", None, 1),
+        profile_tables=profiles,
+        config_file=str(path) if path else "pyproject.toml",
     )
-
-
-def _positive_int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise XaiEvalError(f"{where}: expected a whole number >= 1, got {value!r}")
-    return value

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from xai_eval.records.results import CaseResult, SanityRecord
@@ -64,3 +65,41 @@ def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
+
+
+def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
+    """Lines naming the cases whose spread under other seeds exceeds ``LOOSE_SPREAD`` (never hidden)."""
+    from xai_eval.gate.baselines import BaselineStore
+    from xai_eval.measure.spread import LOOSE_SPREAD, Spread
+
+    try:
+        entries = BaselineStore.load(baselines).entries
+    except Exception:  # noqa: BLE001 - the gate already reported a bad file
+        entries = {}
+    loose = []
+    uncalibrated = 0
+    for r in sorted(results, key=lambda r: r.nodeid):
+        spread = Spread(**r.spread) if r.spread else getattr(entries.get(r.key), "spread", None)
+        if spread is None:
+            uncalibrated += 1
+        elif spread.loose:
+            loose.append(f"  {r.key.id}: relative spread {spread.relative:.1%} over {spread.k} seeds "
+                         f"(min {spread.min:.4g}, max {spread.max:.4g})")
+    lines = []
+    if loose:
+        lines += ["", f"xai-eval: {len(loose)} loose case(s), spread under other seeds above {LOOSE_SPREAD:.0%}:", *loose]
+    if uncalibrated:
+        lines += ["", f"xai-eval: {uncalibrated} case(s) have no calibrated spread; calibrate with --xai-calibrate 5"]
+    return lines
+
+
+def skip_counts(reasons: Iterable[str], *, strict: bool) -> str:
+    """One line counting skipped cases by kind of reason ('' when none skipped)."""
+    from xai_eval.gate.collector import reason_kind
+
+    counts = Counter(reason_kind(reason) for reason in reasons)
+    if not counts:
+        return ""
+    parts = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
+    hint = "" if strict else "; run with --xai-strict (as CI should) to fail them"
+    return f"xai-eval: {sum(counts.values())} case(s) skipped: {parts}{hint}"

@@ -1,7 +1,8 @@
-"""Sanity checks of one case, built on :mod:`xai_eval.measure.sanity`.
+"""Sanity checks of one explanation, built on :mod:`xai_eval.measure.sanity`.
 
-Every check reuses the case's cached attribution where it can and seeds its own
-random draws from the case identity, like the rest of the gate.
+Each check takes an :class:`~xai_eval.explain.explainer.Explainer` and tensors, never a gate case.
+Every explanation a check makes uses the explainer's own method draws (``Explainer.on`` keeps them),
+so a difference it measures comes from the model or the target, not from the dice.
 """
 
 from __future__ import annotations
@@ -11,25 +12,28 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from xai_eval.gate.cases import CaseRun
 from xai_eval.errors import NotApplicable
 from xai_eval.explain.explainer import Explainer
-from xai_eval.measure.sanity import COMPLETENESS_MIN_SAMPLES, bias_free_copy, cascade_stages, randomized_copy, relative_error, spearman
-from xai_eval.explain.randomness import seeded
+from xai_eval.measure.sanity import (
+    COMPLETENESS_REPLICATES,
+    COMPLETENESS_SAMPLES_PER_REPLICATE,
+    bias_free_copy,
+    cascade_stages,
+    randomized_copy,
+    relative_error,
+    spearman,
+)
 
 COMPLETENESS_METHODS = ("IG", "GradientSHAP")
 
 
-def explain_with(case: CaseRun, model: torch.nn.Module, *, target: int | None = None, purpose: str = "attribution") -> torch.Tensor:
-    """The case's method on another model (or for another target), seeded like the case."""
-    explainer = Explainer(case.explainer.spec, model, case.explainer.gradcam_layer, case.profile.name)
-    with seeded(case.seed(purpose)):
-        return explainer(case.inputs, target=case.target if target is None else target)
-
-
 @dataclass(frozen=True)
 class Completeness:
-    """sum(A) against f(x) - f(baseline), from Captum's convergence delta."""
+    """sum(A) against f(x) - f(baseline), from Captum's convergence delta.
+
+    For a sampling method ``mean_delta`` is the mean over independent replicates and
+    ``standard_error`` their standard error; for IG ``standard_error`` is 0 and ``n_deltas`` 1.
+    """
 
     relative_error: float
     mean_delta: float
@@ -38,33 +42,40 @@ class Completeness:
     n_deltas: int
 
 
-def completeness(case: CaseRun) -> Completeness:
-    """Captum's convergence delta relative to f(x) - E[f(baseline)].
-
-    Sampling methods (GradientSHAP) are run until at least ``COMPLETENESS_MIN_SAMPLES`` samples are
-    drawn, in calls of the profile's size (small batches are faster on CPU): completeness is a
-    property of their expectation, not of one small estimate.
-    """
-    model = case.explainer.model
-    per_call = int(case.explainer.kwargs.get("n_samples", 1))
-    calls = max(1, -(-COMPLETENESS_MIN_SAMPLES // per_call)) if "n_samples" in case.explainer.kwargs else 1
+def _target_output(model: torch.nn.Module, inputs: torch.Tensor, target: int) -> torch.Tensor:
     with torch.no_grad():
-        output = float(model(case.inputs)[0, case.target])
-    deltas: list[torch.Tensor] = []
-    baseline_outputs: list[float] = []
-    with seeded(case.seed("completeness")):
-        for _ in range(calls):
-            _, delta, baselines = case.explainer.with_delta(case.inputs, case.target)
-            assert baselines is not None
-            with torch.no_grad():
-                baseline_outputs.append(float(model(baselines)[:, case.target].mean()))
-            deltas.append(delta.double().flatten())
-    all_deltas = torch.cat(deltas)
-    mean_delta = float(all_deltas.mean())
-    difference = output - sum(baseline_outputs) / len(baseline_outputs)
-    n = all_deltas.numel()
-    standard_error = float(all_deltas.std() / n**0.5) if n > 1 else math.nan
-    return Completeness(relative_error(difference + mean_delta, difference), mean_delta, difference, standard_error, n)
+        return model(inputs)[:, target]
+
+
+def completeness(explainer: Explainer, inputs: torch.Tensor, target: int) -> Completeness:
+    """Convergence delta relative to f(x) - E f(baseline), for IG and for sampling methods.
+
+    A sampling method (``n_samples`` in its arguments, GradientSHAP) is completeness-preserving only in
+    expectation, so it is run as ``COMPLETENESS_REPLICATES`` independent replicates of
+    ``COMPLETENESS_SAMPLES_PER_REPLICATE`` samples each (their own draws); the replicate means give an
+    honest standard error whatever variance reduction the sampler uses.
+    """
+    model = explainer.model
+    baselines = explainer.baselines(inputs)
+    assert baselines is not None, f"{explainer.spec.name} has no baselines, so no completeness"
+    difference = float(_target_output(model, inputs, target)[0]) - float(_target_output(model, baselines, target).mean())
+    if "n_samples" not in explainer.kwargs:
+        _, delta = explainer.with_delta(inputs, target)
+        value = float(delta.double().flatten()[0])
+        return Completeness(relative_error(difference + value, difference), value, difference, 0.0, 1)
+    means = []
+    for replicate in range(COMPLETENESS_REPLICATES):
+        _, deltas = explainer.with_delta(
+            inputs, target, n_samples=COMPLETENESS_SAMPLES_PER_REPLICATE, draw_name=f"completeness/{replicate}"
+        )
+        means.append(float(deltas.double().mean()))
+    values = torch.tensor(means, dtype=torch.float64)
+    mean = float(values.mean())
+    standard_error = float(values.std() / len(means) ** 0.5)
+    return Completeness(
+        relative_error(difference + mean, difference), mean, difference, standard_error,
+        COMPLETENESS_REPLICATES * COMPLETENESS_SAMPLES_PER_REPLICATE,
+    )
 
 
 @dataclass(frozen=True)
@@ -77,35 +88,62 @@ class Conservation:
     retained_share: float
 
 
-def lrp_conservation(case: CaseRun) -> Conservation:
+def lrp_conservation(explainer: Explainer, inputs: torch.Tensor, target: int, attribution: torch.Tensor) -> Conservation:
     """Sum of LRP relevance vs the logit on a bias-free copy, and the share kept with real biases."""
-    model = case.explainer.model
+    model = explainer.model
     bias_free = bias_free_copy(model)
-    relevance = explain_with(case, bias_free, purpose="conservation")
-    with torch.no_grad():
-        logit = float(bias_free(case.inputs)[0, case.target])
-        real_logit = float(model(case.inputs)[0, case.target])
-    real_share = float(case.attribution().sum()) / real_logit if real_logit else math.nan
+    relevance = explainer.on(bias_free)(inputs, target=target)
+    logit = float(_target_output(bias_free, inputs, target)[0])
+    real_logit = float(_target_output(model, inputs, target)[0])
+    real_share = float(attribution.sum()) / real_logit if real_logit else math.nan
     return Conservation(relative_error(relevance.sum(), logit), float(relevance.sum()), logit, real_share)
 
 
-def randomization(case: CaseRun) -> dict[str, float]:
-    """Spearman correlation with the original attribution after each cascade stage (Adebayo et al. 2018)."""
-    model = case.explainer.model
-    original = case.attribution()
+@dataclass(frozen=True)
+class Randomization:
+    """Spearman correlation per cascade stage, and the stages whose randomised explanation is constant."""
+
+    correlations: dict[str, float]
+    constant_stages: tuple[str, ...]
+
+
+def randomization(
+    explainer: Explainer, inputs: torch.Tensor, target: int, attribution: torch.Tensor, last_block: str, seed: int
+) -> Randomization:
+    """Spearman correlation with the original attribution after each cascade stage (Adebayo et al. 2018).
+
+    A stage whose randomised explanation is constant, while the original is not, gets NaN and is listed
+    in ``constant_stages`` (it changed completely); a stage that could not be explained, or any stage of
+    a constant original, gets NaN and is not listed.
+    """
+    from xai_eval.explain.randomness import derive_seed
+
+    model = explainer.model
     correlations: dict[str, float] = {}
-    for stage, paths in cascade_stages(model, case.last_block):
-        randomized = randomized_copy(model, paths, case.seed(f"randomize/{stage}"))
+    constant: list[str] = []
+    original_constant = _is_constant(attribution)
+    for stage, paths in cascade_stages(model, last_block):
+        randomized = randomized_copy(model, paths, derive_seed(seed, "randomize", stage))
         try:
-            correlations[stage] = spearman(original, explain_with(case, randomized))
+            explanation = explainer.on(randomized)(inputs, target=target)
         except NotApplicable:
             correlations[stage] = math.nan
-    return correlations
+            continue
+        correlations[stage] = spearman(attribution, explanation)
+        if _is_constant(explanation) and not original_constant:
+            constant.append(stage)
+    return Randomization(correlations, tuple(constant))
 
 
-def is_deterministic(case: CaseRun) -> bool:
-    """A fresh explainer (fresh model adaptation too) reproduces the cached attribution bit for bit."""
-    return torch.equal(explain_with(case, case.explainer.model), case.attribution())
+def _is_constant(attribution: torch.Tensor) -> bool:
+    """Whether the absolute, channel-summed map (what :func:`spearman` ranks) has one value only."""
+    saliency = attribution.abs().sum(dim=-3)
+    return bool((saliency == saliency.flatten()[0]).all())
+
+
+def is_deterministic(explainer: Explainer, inputs: torch.Tensor, target: int, attribution: torch.Tensor) -> bool:
+    """A fresh explainer (fresh model adaptation too) reproduces the attribution bit for bit."""
+    return torch.equal(explainer.on(explainer.model)(inputs, target=target), attribution)
 
 
 @dataclass(frozen=True)
@@ -114,15 +152,18 @@ class TargetDependence:
     relative_change: float
 
 
-def target_dependence(case: CaseRun) -> TargetDependence:
-    """Relative L2 change of the explanation when the target is the model's runner-up class."""
+def target_dependence(explainer: Explainer, inputs: torch.Tensor, target: int, attribution: torch.Tensor) -> TargetDependence:
+    """Relative L2 change of the explanation when the target is the model's runner-up class.
+
+    Both explanations share the method draws, so a method that ignores the target scores ~0 even
+    when it is stochastic.
+    """
     with torch.no_grad():
-        logits = case.explainer.model(case.inputs)[0].clone()
-    logits[case.target] = -math.inf
+        logits = explainer.model(inputs)[0].clone()
+    logits[target] = -math.inf
     other = int(logits.argmax())
-    original = case.attribution()
-    changed = explain_with(case, case.explainer.model, target=other, purpose="other-target")
-    return TargetDependence(other, float((original - changed).norm() / original.norm()))
+    changed = explainer(inputs, target=other)
+    return TargetDependence(other, float((attribution - changed).norm() / attribution.norm()))
 
 
 def as_record(result: Completeness | Conservation | TargetDependence) -> dict[str, object]:

@@ -23,8 +23,11 @@ class ModelBundle:
         name: the name used in messages; defaults to the registry name or ``module.callable``
             (test ids and baselines always use those, so they are known before any model loads).
         categories: optional class names, indexed by class.
+        channels_last: run the model and its inputs in ``torch.channels_last`` memory format (a per-model
+            choice: faster where depthwise convolutions dominate, as in EfficientNet-Lite0; measured in
+            the README's cost table). Explanations are made contiguous before any metric sees them.
         last_block: dotted path of the last block, randomised by the model-parameter randomisation
-            check before the whole network; defaults to ``gradcam_layer``.
+            check before the whole network; empty means ``gradcam_layer`` (filled in when the gate loads it).
     """
 
     model: torch.nn.Module
@@ -33,15 +36,13 @@ class ModelBundle:
     name: str = ""
     categories: Sequence[str] | None = None
     last_block: str = ""
-
-    @property
-    def randomization_block(self) -> str:
-        return self.last_block or self.gradcam_layer
+    channels_last: bool = False
 
     def with_name(self, name: str) -> ModelBundle:
+        """This bundle with its name (unless it has one) and its last block filled in."""
         from dataclasses import replace
 
-        return replace(self, name=self.name or name)
+        return replace(self, name=self.name or name, last_block=self.last_block or self.gradcam_layer)
 
 
 def imagenet_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> Callable[[Any], Any]:

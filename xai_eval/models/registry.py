@@ -44,6 +44,7 @@ def efficientnet_lite0(image_size: int) -> ModelBundle:
         gradcam_layer="head_act",
         categories=_imagenet_categories(),
         last_block="_blocks.15",
+        channels_last=True,
     )
 
 

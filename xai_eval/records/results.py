@@ -25,14 +25,17 @@ class CaseResult:
     threshold: float | None
     status: str
     seconds: float
+    spread: dict[str, float] | None = None
+    """The value's spread under other seeds (min, max, relative, k), when calibrating."""
 
     def to_property(self) -> dict[str, Any]:
-        return {"key": self.key.to_list(), "nodeid": self.nodeid,
-                "value": self.value, "threshold": self.threshold, "status": self.status, "seconds": self.seconds}
+        return {"key": self.key.to_list(), "nodeid": self.nodeid, "value": self.value, "threshold": self.threshold,
+                "status": self.status, "seconds": self.seconds, "spread": self.spread}
 
     @classmethod
     def from_property(cls, data: dict[str, Any]) -> CaseResult:
-        return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"])
+        return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"],
+                   data.get("spread"))
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) 
 
     for result in results:
         record(result.key)["max_sensitivity"] = {
-            "value": result.value, "threshold": result.threshold, "status": result.status, "seconds": result.seconds,
+            "value": _finite_or_none(result.value), "threshold": result.threshold, "status": result.status,
+            "seconds": result.seconds, **({"spread": result.spread} if result.spread else {}),
         }
     for item in sanity:
         values = {name: _finite_or_none(value) for name, value in item.values.items()}
@@ -82,9 +86,12 @@ def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) 
     return records
 
 
-def write_results(path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> None:
-    """Write every case record to ``path`` as JSON, atomically."""
+def write_results(
+    path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord], run: dict[str, Any] | None = None
+) -> None:
+    """Write every case record to ``path`` as JSON, atomically; ``run`` says how (seed, threads, ...)."""
     cases = [records for _, records in sorted(case_records(results, sanity).items(), key=lambda kv: str(kv[0]))]
-    atomic_write_text(path, json.dumps({"schema_version": RESULTS_SCHEMA_VERSION, "cases": cases}, indent=2) + "\n")
+    data = {"schema_version": RESULTS_SCHEMA_VERSION, "run": run or {}, "cases": cases}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 

@@ -1,0 +1,153 @@
+"""The end of a gate run: gather case results (xdist workers included), write the results file and
+the baselines, print the summary, and refuse a run in which every case skipped."""
+
+from __future__ import annotations
+
+import shlex
+
+
+import pytest
+
+from xai_eval.gate.assertions import CASE_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY
+from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.gate.session import XaiSession
+from xai_eval.records.results import CaseResult, SanityRecord
+
+_FLAGS = {"--xai-update-baselines", "--xai-strict", "--xai-strict-weights"}
+_DROPPED = {"--xai-update-baselines", "--xai-calibrate"}
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    """The skip's reason without pytest's ``Skipped: `` prefix."""
+    longrepr = report.longrepr
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    return text.removeprefix("Skipped: ")
+
+
+def reason_kind(reason: str) -> str:
+    """``missing device``, ``missing weights``, ``not applicable``, ``inconclusive`` or ``other``."""
+    head = reason.split(":", 1)[0]
+    return head if head in ("missing device", "missing weights", "not applicable", "inconclusive") else "other"
+
+
+def xai_options(args: list[str]) -> list[str]:
+    """The ``--xai-*`` options of a command line (with their values), less those that write baselines."""
+    kept: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        name = arg.split("=", 1)[0]
+        takes_value = name.startswith("--xai-") and name not in _FLAGS and "=" not in arg
+        if name.startswith("--xai-") and name not in _DROPPED:
+            kept.append(arg)
+            if takes_value and index + 1 < len(args):
+                kept.append(args[index + 1])
+        index += 2 if takes_value else 1
+    return kept
+
+
+class ResultCollector:
+    """Gathers case results from test reports and acts at the end of the run."""
+
+    def __init__(self, config: pytest.Config, session: XaiSession) -> None:
+        self.config = config
+        self.xs = session
+        self.case_outcomes: dict[str, str] = {}
+        self.skips: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        is_case = any(name == CASE_PROPERTY for name, _ in report.user_properties)
+        if is_case and report.when in ("setup", "call"):
+            outcome = _outcome(report)
+            if outcome == "skipped":
+                self.skips[report.nodeid] = skip_reason(report)
+            if report.when == "call" or outcome != "passed":
+                self.case_outcomes[report.nodeid] = outcome
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY:
+                self.xs.results.append(CaseResult.from_property(value))
+            elif name == SANITY_PROPERTY:
+                self.xs.sanity.append(SanityRecord.from_property(value, _outcome(report)))
+
+    @property
+    def all_skipped(self) -> bool:
+        return bool(self.case_outcomes) and all(outcome == "skipped" for outcome in self.case_outcomes.values())
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        xs = self.xs
+        if xs.settings.results is not None and (xs.results or xs.sanity):
+            from xai_eval.records.results import write_results
+
+            write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info())
+        if xs.settings.update_baselines and xs.results:
+            from xai_eval.gate.baselines import BaselineStore
+            from xai_eval.measure.spread import Spread
+
+            current = BaselineStore.load(xs.settings.baselines)  # xdist's controller never prepared the session
+            accepted = [(r.key, r.value, None if r.spread is None else Spread(**r.spread)) for r in xs.results]
+            store, n_updated, n_new = current.updated(accepted)
+            store.save()
+            xs.update_counts = (n_updated, n_new)
+        if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        from xai_eval.gate.summary import aligned, loose_cases, results_table, sanity_summary, skip_counts
+
+        xs = self.xs
+        tr = terminalreporter
+        if xs.sanity:
+            tr.section(f"xai-eval sanity (profile {xs.settings.profile})")
+            for line in aligned(sanity_summary(xs.sanity)):
+                tr.write_line(line)
+        if xs.settings.results is not None and (xs.results or xs.sanity):
+            tr.write_line(f"xai-eval: results written to {xs.settings.results}")
+        if xs.results:
+            tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile}, seed {xs.settings.seed})")
+            for line in results_table(xs.results):
+                tr.write_line(line)
+            for line in loose_cases(xs.results, xs.settings.baselines):
+                tr.write_line(line)
+            self._improved(tr)
+            if xs.update_counts is not None:
+                n_updated, n_new = xs.update_counts
+                calibrated = f", calibrated under {xs.settings.calibrate} other seeds" if xs.settings.calibrate else ""
+                tr.write_line("")
+                tr.write_line(f"xai-eval: baselines written to {xs.settings.baselines}: {n_updated} updated, {n_new} new{calibrated}")
+            self._accept_command(tr)
+        if self.case_outcomes:
+            tr.write_line("")
+            tr.write_line(f"xai-eval: seed {xs.settings.seed}, {xs.threads_line()}")
+            line = skip_counts(self.skips.values(), strict=xs.settings.strict)
+            if line:
+                tr.write_line(line)
+            if self.all_skipped:
+                tr.write_line("xai-eval: every case skipped, so nothing was gated; failing the run (see the reasons above)")
+
+    def _improved(self, tr: pytest.TerminalReporter) -> None:
+        improved = [r for r in self.xs.results if r.status == "improved"]
+        if improved:
+            tr.write_line("")
+            tr.write_line(f"{len(improved)} case(s) improved beyond tolerance; tighten their baselines with {UPDATE_FLAG}:")
+            for r in improved:
+                tr.write_line(f"  {r.nodeid}: {r.value:.6g} (threshold {r.threshold:.6g})")
+
+    def _accept_command(self, tr: pytest.TerminalReporter) -> None:
+        failing = [r for r in self.xs.results if r.status in ("regressed", "missing")]
+        if not failing:
+            return
+        options = xai_options(list(self.config.invocation_params.args))
+        command = shlex.join(["pytest", *options, UPDATE_FLAG, *(r.nodeid for r in failing)])
+        tr.write_line("")
+        tr.write_line(f"xai-eval: {len(failing)} case(s) outside their baselines; to accept the new values run: {command}")
+
+
+
