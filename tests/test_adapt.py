@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from captum.attr import LRP, GuidedBackprop
+from captum.attr import LRP, GuidedBackprop, Saliency
 from captum.attr._utils.lrp_rules import EpsilonRule
 from torch import nn
 
@@ -180,3 +181,198 @@ def test_a_rule_attribute_on_a_custom_layer_is_honoured_on_every_call() -> None:
         relevance = explain(x, target=1)
         assert relative_error(relevance.sum(), logit) <= CONSERVATION_RTOL
     assert isinstance(model.conv.rule, EpsilonRule), "the user's own rule stays on the user's model"
+
+
+def _gated_silu(h: torch.Tensor) -> torch.Tensor:
+    return h * torch.sigmoid(h)
+
+
+def _gate_first_silu(h: torch.Tensor) -> torch.Tensor:
+    return torch.mul(h.sigmoid(), h)
+
+
+def _leaky_relu(h: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(h, 0.2)
+
+
+def _elu(h: torch.Tensor) -> torch.Tensor:
+    return F.elu(h, alpha=0.5)
+
+
+def _gelu_tanh(h: torch.Tensor) -> torch.Tensor:
+    return F.gelu(h, approximate="tanh")
+
+
+class _ActNet(nn.Module):
+    """Linear, a functional activation, linear: the activation is only visible to fx."""
+
+    def __init__(self, act: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(6, 16)
+        self.fc2 = nn.Linear(16, 3)
+        self.act = act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class _Swish(nn.Module):
+    """A custom leaf activation, as many EfficientNet ports write it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x)
+
+
+FUNCTIONAL_ACTIVATIONS = {
+    "silu": (F.silu, nn.SiLU),
+    "gelu": (F.gelu, nn.GELU),
+    "gelu_tanh": (_gelu_tanh, lambda: nn.GELU(approximate="tanh")),
+    "hardswish": (F.hardswish, nn.Hardswish),
+    "leaky_relu": (_leaky_relu, lambda: nn.LeakyReLU(0.2)),
+    "elu": (_elu, lambda: nn.ELU(alpha=0.5)),
+    "x_times_sigmoid_x": (_gated_silu, nn.SiLU),
+    "sigmoid_x_times_x": (_gate_first_silu, nn.SiLU),
+    "swish_leaf_module": (_Swish(), nn.SiLU),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL_ACTIVATIONS)
+def test_guided_backprop_applies_the_guided_rule_to_functional_activations(name: str) -> None:
+    functional, module_activation = FUNCTIONAL_ACTIVATIONS[name]
+    torch.manual_seed(0)
+    model = _ActNet(functional).eval()
+    before = copy.deepcopy(model.state_dict())
+    reference = nn.Sequential(copy.deepcopy(model.fc1), module_activation(), copy.deepcopy(model.fc2)).eval()
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    target = torch.tensor([0, 1, 2, 0])
+
+    plain = Saliency(model).attribute(x, target=target, abs=False)
+    torch.testing.assert_close(GuidedBackprop(model).attribute(x, target=target), plain)  # the silent bug, raw
+    guided_model = guided_copy(model)
+    with torch.no_grad():
+        assert torch.equal(guided_model(x), model(x)), "the rewrite must not change the logits"
+    guided = GuidedBackprop(guided_model).attribute(x, target=target)
+    assert not torch.allclose(guided, plain), f"{name}: Guided Backprop fell back to the plain gradient"
+    torch.testing.assert_close(guided, GuidedBackprop(guided_copy(reference)).attribute(x, target=target))
+
+    assert model.act is functional and set(dict(model.named_children())) <= {"fc1", "fc2", "act"}
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+class _SoftsignBlock(nn.Module):
+    def __init__(self, op: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.op = op
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(self.fc(x))
+
+
+class _Outer(nn.Module):
+    def __init__(self, op: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Linear(4, 4), _SoftsignBlock(op))
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(x))
+
+
+def _clamp_method(h: torch.Tensor) -> torch.Tensor:
+    return h.clamp(min=0.1)
+
+
+def _glu(h: torch.Tensor) -> torch.Tensor:
+    return F.glu(torch.cat([h, h], dim=1))
+
+
+def _shared_gate(h: torch.Tensor) -> torch.Tensor:
+    gate = torch.sigmoid(h)
+    return h * gate + gate
+
+
+def _data_dependent_beta(h: torch.Tensor) -> torch.Tensor:
+    return F.softplus(h, beta=h.detach().abs().mean().item() + 1.0)
+
+
+@pytest.mark.parametrize(
+    ("op", "name"),
+    [
+        (F.softsign, "softsign"),
+        (torch.erf, "erf"),
+        (lambda h: torch.clamp(h, 0, 1), "clamp"),
+        (_clamp_method, "clamp"),
+        (_glu, "glu"),
+        (_shared_gate, "mul of x by a gate of x that is used elsewhere"),
+    ],
+)
+def test_guided_not_applicable_names_an_unsupported_nonlinearity(
+    op: Callable[[torch.Tensor], torch.Tensor], name: str
+) -> None:
+    model = _Outer(op)
+    with pytest.raises(NotApplicable, match=rf"Guided Backprop has no rewrite for '{name}' in block\.1; "):
+        guided_copy(model)
+    assert isinstance(model.block[1], _SoftsignBlock)
+
+
+class _BenignNet(nn.Module):
+    """Squeeze-excitation gating, scaling, cat, pooling and shape ops: no nonlinearity to guide beyond modules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.act = nn.SiLU()
+        self.squeeze = nn.Conv2d(4, 2, 1)
+        self.excite = nn.Conv2d(2, 4, 1)
+        self.gate = nn.Sigmoid()
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.conv(x))
+        scale = self.gate(self.excite(F.relu(self.squeeze(F.adaptive_avg_pool2d(h, 1)))))
+        h = h * scale * 0.5
+        pooled = torch.cat([h.mean(dim=(2, 3)), torch.flatten(F.max_pool2d(h, h.shape[-1]), 1)], dim=1)
+        return self.fc(F.dropout(pooled, 0.1, self.training).view(x.shape[0], -1))
+
+
+def test_benign_functional_ops_keep_guided_applicable(resnet: nn.Module, image: torch.Tensor) -> None:
+    torch.manual_seed(0)
+    model = _BenignNet().eval()
+    x = torch.randn(2, 3, 8, 8)
+    guided = guided_copy(model)
+    assert isinstance(guided.gate, GuidedActivation) and isinstance(guided.act, GuidedActivation)
+    with torch.no_grad():
+        assert torch.equal(guided(x), model(x))
+        assert torch.equal(guided_copy(resnet)(image), resnet(image))
+
+
+@pytest.mark.parametrize("act", [F.silu, torch.tanh, _gated_silu, _Swish()], ids=["silu", "tanh", "gated", "swish"])
+def test_lrp_still_refuses_rewritten_activations(act: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Captum passes relevance through ``nn.Tanh``; a rewritten ``torch.tanh`` must not sneak in that way."""
+    with pytest.raises(NotApplicable, match=r"LRP has no sound rule for .*(silu|tanh|sigmoid|Swish)"):
+        lrp_copy(_ActNet(act))
+
+
+def test_activation_with_tensor_arguments_is_not_guided_silently() -> None:
+    model = _Outer(_data_dependent_beta)
+    model(torch.randn(2, 4))  # a working model: only the rewrite cannot fix beta at trace time
+    with pytest.raises(NotApplicable, match=r"no rewrite for 'softplus with a tensor or unknown argument' in block\.1"):
+        guided_copy(model)
+
+
+class _InPlaceNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x)
+        return F.silu(h, inplace=True) + h  # h is read after it was overwritten
+
+
+def test_in_place_activation_read_later_is_not_rewritten_into_other_logits() -> None:
+    """A module is never in place; rewriting this one would silently change the logits."""
+    with pytest.raises(NotApplicable, match=r"no rewrite for 'silu in place on a tensor read later' in <model>"):
+        guided_copy(_InPlaceNet())

@@ -74,14 +74,136 @@ def test_missing_weights_skip_and_strict_fail(gate_project: pytest.Pytester, mon
     _assert_one_line_error(strict, "(failing because of --xai-strict-weights)")
 
 
-def test_cuda_device_without_gpu_is_skipped_with_reason(gate_project: pytest.Pytester) -> None:
+def _no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process look like a machine without CUDA (the real state where the tests run)."""
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA; the skip path needs a machine without it")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_missing_device_skips_every_case_and_the_run_fails(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_cuda(monkeypatch)
     result = gate_project.runpytest("--xai-device", "cuda", "-rs")
     result.assert_outcomes(skipped=4)
-    result.stdout.fnmatch_lines(["*no CUDA device on this machine*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "a run in which every case skipped must not go green"
+    result.stdout.fnmatch_lines([
+        "*xai-eval: 4 case(s) skipped: 4 missing device; run with --xai-strict (as CI should) to fail them*",
+        "*every case skipped, so nothing was gated; failing the run*",
+        "*missing device: --xai-device cuda: no CUDA device on this machine*",
+    ])
+
+
+def test_strict_turns_every_skip_into_a_failure(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_cuda(monkeypatch)
+    result = gate_project.runpytest("--xai-device", "cuda", "--xai-strict")
+    result.assert_outcomes(errors=4)
+    _assert_one_line_error(result, "no CUDA device on this machine; run on a GPU machine or use --xai-device cpu (failing because of --xai-strict")
+
+
+def test_strict_in_pyproject_fails_a_not_applicable_case(gate_project: pytest.Pytester) -> None:
+    gate_project.makepyprojecttoml(
+        '[tool.xai_eval]\nmodels = ["tinynet:build_silu"]\nmethods = ["LRP"]\nimages = "images"\nbaselines = "b.json"\nstrict = true\n'
+    )
+    result = gate_project.runpytest("--xai-update-baselines")
+    result.assert_outcomes(errors=2)
+    _assert_one_line_error(result, "not applicable: LRP has no sound rule for layer relu2 (SiLU); set a captum")
+    _assert_one_line_error(result, "(failing because of --xai-strict: a configured case must run)")
+
+
+def test_some_skips_keep_the_run_green_and_are_counted(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest("--xai-model", "tinynet:build_silu", "--xai-update-baselines")
+    result.assert_outcomes(passed=2, skipped=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*xai-eval: 2 case(s) skipped: 2 not applicable; run with --xai-strict*"])
+
+
+def test_cuda_index_beyond_the_devices_is_a_skip_with_the_fix(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    result = gate_project.runpytest("--xai-device", "cuda:7", "-rs")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*--xai-device cuda:7: this machine has 1 CUDA device(s), numbered from 0; use --xai-device cuda:0*"])
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ("images = 5", "[tool.xai_eval] images: expected a path string, got 5"),
+        ('strict_weights = "false"', "[tool.xai_eval] strict_weights: expected true or false (a TOML boolean, unquoted), got 'false'"),
+        ('strict = "yes"', "[tool.xai_eval] strict: expected true or false"),
+        ("seed = -1", "[tool.xai_eval] seed: expected a whole number >= 0, got -1"),
+        ("threads = 0", "[tool.xai_eval] threads: expected a whole number >= 1, got 0"),
+        ('baselines = ["a"]', "[tool.xai_eval] baselines: expected a path string"),
+        ('profile = 3', "[tool.xai_eval] profile: expected a string, got 3"),
+    ],
+)
+def test_wrongly_typed_pyproject_values(gate_project: pytest.Pytester, table: str, fragment: str) -> None:
+    gate_project.makepyprojecttoml(f'[tool.xai_eval]\nmodels = ["tinynet:build"]\n{table}\n')
+    result = gate_project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    _assert_one_line_error(result, fragment)
+
+
+def test_baselines_path_that_is_a_folder(gate_project: pytest.Pytester) -> None:
+    (gate_project.path / "baselines.json").mkdir()
+    result = gate_project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    _assert_one_line_error(result, "baselines.json: is a folder, not a baselines file")
+
+
+@pytest.mark.parametrize(
+    ("profiles", "fragment"),
+    [
+        ({"quik": {"tinynet.build": {"IG": {"a": {"value": 1.0}}}}}, "profiles.quik: unknown profile"),
+        ({"quick": {"tinynet.build": {"IGG": {"a": {"value": 1.0}}}}}, "profiles.quick.tinynet.build.IGG: unknown method"),
+        ({"quick": {"resnet": {"IG": {"a": {"value": 1.0}}}}}, "profiles.quick.resnet: unknown model"),
+        ({"quick": {"tinynet.build": {"IG": {"a": {"value": 1.0, "rtoll": 0.1}}}}}, "unknown key 'rtoll'"),
+    ],
+)
+def test_unknown_keys_in_the_baselines_file(gate_project: pytest.Pytester, profiles: dict, fragment: str) -> None:
+    import json
+
+    (gate_project.path / "baselines.json").write_text(json.dumps({"schema_version": 1, "profiles": profiles}))
+    result = gate_project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    _assert_one_line_error(result, fragment)
+
+
+def test_nan_max_sensitivity_fails_and_is_never_accepted(gate_project: pytest.Pytester) -> None:
+    gate_project.makeconftest(
+        """
+        import pytest
+        from xai_eval.gate.cases import CaseRun
+
+        @pytest.fixture(autouse=True)
+        def nan_metric(monkeypatch):
+            monkeypatch.setattr(CaseRun, "max_sensitivity", lambda self, run_seed=None: float("nan"))
+        """
+    )
+    result = gate_project.runpytest("--xai-update-baselines")
+    result.assert_outcomes(failed=4)
+    _assert_one_line_error(result, "max sensitivity of tinynet.build-IG-a is nan (not a number)")
+    assert not (gate_project.path / "baselines.json").exists() or "nan" not in (gate_project.path / "baselines.json").read_text()
+
+
+def test_accept_command_lists_every_failing_case_and_drops_k(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    import json
+
+    path = gate_project.path / "baselines.json"
+    data = json.loads(path.read_text())
+    for methods in data["profiles"]["quick"].values():
+        for images in methods.values():
+            for entry in images.values():
+                entry.update(value=entry["value"] / 10, rtol=0.0, atol=0.0)
+    path.write_text(json.dumps(data))
+    result = gate_project.runpytest("-k", "a or b", "--xai-seed", "0")
+    result.assert_outcomes(failed=4)
+    line = next(line for line in result.stdout.lines if "to accept the new values run" in line)
+    assert " -k " not in line and "--xai-seed 0 --xai-update-baselines" in line
+    assert all(f"tinynet.build-{m}-{i}]" in line for m in ("IG", "LRP") for i in ("a", "b"))
 
 
 def test_lrp_without_a_sound_rule_is_reported_not_applicable(gate_project: pytest.Pytester) -> None:

@@ -21,8 +21,10 @@ class Explainer:
 
     Every random number comes from ``draws`` (see :mod:`xai_eval.explain.randomness`): Captum's
     ``NoiseTunnel`` and ``GradientShap`` are replaced by their paired versions
-    (:mod:`xai_eval.explain.paired`), and a method marked ``stochastic`` is run one example at a time
-    with the global RNGs seeded from ``draws``. The Captum object and any adapted model copy are built
+    (:mod:`xai_eval.explain.paired`), and any other method runs with the global RNGs seeded from
+    ``draws``. A batch is explained one example at a time (the methods batch internally: IG's steps,
+    Occlusion's windows, the noise samples), so an example's explanation is bit for bit the same alone
+    or in any batch, and a perturbation of radius 0 scores exactly 0. The Captum object and any adapted model copy are built
     once, on first use. Calls return a contiguous tensor shaped like the inputs, or raise a one-line
     :class:`~xai_eval.errors.XaiEvalError` if the attribution is not finite.
     """
@@ -114,7 +116,7 @@ class Explainer:
         baselines = self.baselines(inputs)
         if baselines is not None:
             kwargs["baselines"] = baselines
-        if self.spec.stochastic and inputs.shape[0] > 1:
+        if inputs.shape[0] > 1:  # one example at a time: a batch gives bit for bit what each example gives alone
             parts = [self._attribute(inputs[i : i + 1], _one_target(target, i), **extra) for i in range(inputs.shape[0])]
             attribution = torch.cat([part[0] for part in parts])
             deltas = [part[1] for part in parts]

@@ -69,8 +69,7 @@ class PairedNoiseTunnel:
         n, shape = inputs.shape[0], tuple(inputs.shape[1:])
         noise = self.draws.normal("noise_tunnel", (nt_samples, *shape), inputs) * stdevs
         baselines = kwargs.pop("baselines", None)
-        total: torch.Tensor | None = None
-        total_sq: torch.Tensor | None = None
+        samples: list[torch.Tensor] = []
         for start, stop in _chunks(nt_samples, nt_samples_batch_size):
             k = stop - start
             noisy = (inputs.unsqueeze(1) + noise[start:stop].unsqueeze(0)).reshape(n * k, *shape)
@@ -81,17 +80,17 @@ class PairedNoiseTunnel:
                 call["baselines"] = baselines
             attribution = self.attribution_method.attribute(noisy, target=_repeat_target(target, n, k), **call)
             attribution = attribution.detach().reshape(n, k, *shape)
-            for j in range(k):  # sample order is fixed, whatever the chunking
-                sample = attribution[:, j]
-                total = sample.clone() if total is None else total + sample
-                total_sq = sample * sample if total_sq is None else total_sq + sample * sample
-        assert total is not None and total_sq is not None
-        mean, mean_sq = total / nt_samples, total_sq / nt_samples
+            samples.extend(attribution[:, j].double() for j in range(k))
+        # In float64 and in a fixed sample order, whatever the chunking; VarGrad in two passes
+        # (mean of squared deviations), which keeps float rounding from cancelling into the variance.
+        mean = _ordered_sum(samples) / nt_samples
         if nt_type == "smoothgrad":
-            return mean
-        if nt_type == "smoothgrad_sq":
-            return mean_sq
-        return mean_sq - mean * mean
+            result = mean
+        elif nt_type == "smoothgrad_sq":
+            result = _ordered_sum([s * s for s in samples]) / nt_samples
+        else:
+            result = _ordered_sum([(s - mean) ** 2 for s in samples]) / nt_samples
+        return result.to(inputs.dtype)
 
 
 class PairedGradientShap:
@@ -153,6 +152,13 @@ class PairedGradientShap:
         if return_convergence_delta:
             return mean, torch.cat(deltas, dim=1)
         return mean
+
+
+def _ordered_sum(tensors: list[torch.Tensor]) -> torch.Tensor:
+    total = tensors[0].clone()
+    for tensor in tensors[1:]:
+        total += tensor
+    return total
 
 
 def _select(outputs: torch.Tensor, target: Any) -> torch.Tensor:

@@ -92,11 +92,12 @@ def _entry(raw: object, where: str) -> BaselineEntry:
     if spread is None:
         return entry
     try:
-        assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "relative", "k"}
-        parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]))
+        assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "mean", "relative", "k"}
+        parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]),
+                        float(spread["mean"]))
     except (AssertionError, TypeError, ValueError):
         raise XaiEvalError(
-            f"{where}.spread: must be an object with numbers min, max, relative and k; "
+            f"{where}.spread: must be an object with numbers min, max, mean, relative and k; "
             "recompute it with --xai-calibrate 5"
         ) from None
     return BaselineEntry(entry.value, entry.rtol, entry.atol, parsed)

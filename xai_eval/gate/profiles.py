@@ -104,7 +104,7 @@ def _allowed_method_keys(spec: MethodSpec, base_kwargs: Mapping[str, Any]) -> se
     return allowed - {"kwargs", "additional_forward_args", "return_convergence_delta"}
 
 
-def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Profile], where: str) -> Profile:
+def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Profile], config_file: str) -> Profile:
     """A profile from its ``[tool.xai_eval.profiles.NAME]`` table; one-line errors naming the key.
 
     Method names and their keys are checked here, so methods registered in a ``conftest.py`` must be
@@ -112,44 +112,44 @@ def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Pr
     """
     from xai_eval.explain.methods import get_method
 
+    where = f"{config_file} [tool.xai_eval.profiles.{name}]"
     if not isinstance(table, Mapping):
         raise XaiEvalError(f"{where}: must be a table of settings")
     if name in BUILTIN_PROFILES:
         raise XaiEvalError(f"{where}: {name!r} is a built-in profile; give yours another name")
     parent_name = table.get("extends")
     if not isinstance(parent_name, str) or parent_name not in defined:
-        raise XaiEvalError(f"{where}.extends: must name a profile defined before it ({', '.join(defined)}), got {parent_name!r}")
+        raise XaiEvalError(f"{where} extends: must name a profile defined before it ({', '.join(defined)}), got {parent_name!r}")
     parent = defined[parent_name]
     unknown = sorted(set(table) - set(SHARED_KEYS) - {"extends", "methods"})
     if unknown:
         raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; known: extends, methods, {', '.join(SHARED_KEYS)}")
-    shared = {key: _shared_value(key, table[key], f"{where}.{key}") for key in SHARED_KEYS if key in table}
+    shared = {key: _shared_value(key, table[key], f"{where} {key}") for key in SHARED_KEYS if key in table}
     raw_methods = table.get("methods", {})
     if not isinstance(raw_methods, Mapping):
-        raise XaiEvalError(f"{where}.methods: must be a table of method name -> attribute() arguments")
+        raise XaiEvalError(f"{where} methods: must be tables [tool.xai_eval.profiles.{name}.methods.METHOD]")
     methods = {method: dict(values) for method, values in parent.methods.items()}
     for method, overrides in raw_methods.items():
-        spec = get_method(method, where=f"{where}.methods")
+        method_where = f"{config_file} [tool.xai_eval.profiles.{name}.methods.{method}]"
+        spec = get_method(method, where=method_where)
         if not isinstance(overrides, Mapping):
-            raise XaiEvalError(f"{where}.methods.{method}: must be a table of attribute() arguments")
+            raise XaiEvalError(f"{method_where}: must be a table of attribute() arguments")
         base_kwargs = parent.method_kwargs(spec)
         allowed = _allowed_method_keys(spec, base_kwargs)
         for key, value in overrides.items():
             if key not in allowed:
-                raise XaiEvalError(
-                    f"{where}.methods.{method}: unknown key {key!r}; known: {', '.join(sorted(allowed))}"
-                )
+                raise XaiEvalError(f"{method_where}: unknown key {key!r}; known: {', '.join(sorted(allowed))}")
             methods.setdefault(method, {})[key] = _method_value(
-                method, key, value, base_kwargs.get(key), f"{where}.methods.{method}.{key}"
+                method, key, value, base_kwargs.get(key), f"{method_where} {key}"
             )
     return replace(parent, name=name, methods=MappingProxyType(methods), **shared)
 
 
-def resolve_profiles(tables: Mapping[str, Any], where: str) -> dict[str, Profile]:
+def resolve_profiles(tables: Mapping[str, Any], config_file: str) -> dict[str, Profile]:
     """Built-in profiles plus the project's, in definition order (a profile extends an earlier one)."""
     profiles = dict(BUILTIN_PROFILES)
     for name, table in tables.items():
-        profiles[name] = define_profile(name, table, profiles, f"{where}.{name}")
+        profiles[name] = define_profile(name, table, profiles, config_file)
     return profiles
 
 

@@ -45,7 +45,7 @@ class XaiSession:
         if self._prepared:
             return
         s = self.settings
-        profiles = resolve_profiles(s.profile_tables, f"{s.config_file} [tool.xai_eval.profiles]")
+        profiles = resolve_profiles(s.profile_tables, s.config_file)
         self.profile = get_profile(s.profile, profiles)
         for spec in s.models:
             validate_model_name(spec)
@@ -129,6 +129,8 @@ class XaiSession:
 
         self.apply_threads()
         device = self.device()
+        if device.type == "cuda":
+            _gated_numbers_on_cuda()
         bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights)
         model = copy.deepcopy(bundle.model).eval().to(device)
         if bundle.channels_last:
@@ -206,3 +208,14 @@ class XaiSession:
                 f"{self.settings.images / 'manifest.toml'}: entry {image.id!r} has label {image.label}, "
                 f"but model {bundle.name} has {n_classes} classes; use a label in 0..{n_classes - 1}"
             )
+
+
+def _gated_numbers_on_cuda() -> None:
+    """Gated numbers stay fp32 and repeatable on CUDA: no TF32 matmuls or convolutions, and cuDNN's
+    deterministic algorithms (the determinism check recomputes explanations bit for bit)."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True

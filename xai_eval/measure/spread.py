@@ -25,6 +25,7 @@ class Spread:
     relative: float
     """Sample standard deviation / |mean| of the values (0 when they are all equal)."""
     k: int
+    mean: float = math.nan
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
@@ -33,19 +34,23 @@ class Spread:
         mean = statistics.fmean(values)
         sd = statistics.stdev(values)
         relative = 0.0 if sd == 0 else (sd / abs(mean) if mean else math.inf)
-        return cls(min(values), max(values), relative, len(values))
+        return cls(min(values), max(values), relative, len(values), mean)
 
     @property
     def loose(self) -> bool:
         return self.relative > LOOSE_SPREAD
 
     def to_json(self) -> dict[str, float]:
-        return {"min": self.min, "max": self.max, "relative": self.relative, "k": self.k}
+        return {"min": self.min, "max": self.max, "mean": self.mean, "relative": self.relative, "k": self.k}
 
 
 def calibrated_rtol(value: float, spread: Spread) -> float:
-    """max(floor, 3 relative spreads, the largest excess seen over ``value``), rounded up to 3 digits,
-    so that no seed of the calibration would have failed the case."""
-    excess = (spread.max - value) / abs(value) if value else 0.0
-    rtol = max(RTOL_FLOOR, SPREADS_PER_TOLERANCE * spread.relative, excess)
+    """The rtol that puts the threshold at least at mean + 3 standard deviations of the seeds' values
+    and above every value seen (so no calibration seed would have failed), and at least ``RTOL_FLOOR``;
+    measured from ``value`` (the baseline, one of those seeds) and rounded up to 3 digits."""
+    if not value:
+        return RTOL_FLOOR
+    mean = spread.mean if math.isfinite(spread.mean) else value
+    upper = max(mean + SPREADS_PER_TOLERANCE * spread.relative * abs(mean), spread.max)
+    rtol = max(RTOL_FLOOR, (upper - value) / abs(value))
     return math.ceil(rtol * 1000) / 1000

@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.report.compare import (
+    MIN_ROUNDS, MORE_ROUNDS, common_cases, comparison, differences, slower_than, tag, too_few_rounds, unmatched,
+)
+from xai_eval.report.runs import Run, load_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,35 +25,67 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the reference")
     compare.add_argument(
         "--fail-slower", type=float, default=None, metavar="PCT",
-        help="exit 1 if any method is slower than in the first report by more than PCT percent",
+        help="exit 1 if any method is slower than in the first report by more than PCT percent"
+        f" (needs >= {MIN_ROUNDS} timed rounds per case in every report)",
+    )
+    compare.add_argument(
+        "--allow-different", action="store_true",
+        help="compare reports whose profile, device, models, torch threads or seed differ (e.g. CPU vs GPU speed-ups)",
     )
     return parser
 
 
+def _output_folder(out: Path) -> None:
+    """Create ``--out`` (and its parents), or say in one line why it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise XaiEvalError(f"--out {out}: is a file, not a folder; give a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XaiEvalError(f"--out {out}: cannot create this folder ({exc.strerror}); give a folder path that can be created") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     from xai_eval.report.tables import table, to_markdown, write_report
-    from xai_eval.report.runs import load_run
 
     run = load_run(args.run)
-    written = write_report(run, args.out)
+    _output_folder(args.out)
+    try:
+        written = write_report(run, args.out)
+    except OSError as exc:
+        raise XaiEvalError(f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror}); give a writable folder") from None
     print(to_markdown(table(run)))
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
 
 
+def _check_comparable(runs: list[Run], allow_different: bool) -> list[str]:
+    """How the later reports' setups differ from the first's; an error unless ``--allow-different``."""
+    common_cases(runs)  # nothing in common is an error even with --allow-different
+    differ = differences(runs)
+    if differ and not allow_different:
+        raise XaiEvalError(f"compare: {'; '.join(differ)}; pass --allow-different to compare them anyway")
+    return differ
+
+
 def _compare(args: argparse.Namespace) -> int:
     import pandas as pd
-
-    from xai_eval.report.compare import comparison, slower_than, unmatched
-    from xai_eval.report.runs import load_run
 
     if len(args.runs) < 2:
         raise XaiEvalError("compare: give at least two reports (the first is the reference)")
     if args.fail_slower is not None and args.fail_slower < 0:
         raise XaiEvalError(f"--fail-slower: {args.fail_slower} is negative; give a percentage such as 10")
     runs = [load_run(path) for path in args.runs]
+    differ = _check_comparable(runs, args.allow_different)
+    if args.fail_slower is not None and (short := too_few_rounds(runs)):
+        raise XaiEvalError(
+            f"--fail-slower: too few timed rounds to judge (fewer than {MIN_ROUNDS}): {'; '.join(short)};"
+            f" time more with: {MORE_ROUNDS}"
+        )
     for index, run in enumerate(runs):
-        print(f"[{chr(ord('A') + index)}] {run.path}: {run.machine_line()} (profile {run.profile})")
+        print(f"[{tag(index)}] {run.path}: {run.machine_line()} (profile {run.profile})")
+    for line in differ:
+        print(f"--allow-different: {line}")
     print()
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.4g}".format):
         print(comparison(runs).to_string())

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.report.runs import Run
+from xai_eval.report.runs import UNKNOWN, Run
+
+
+def tag(index: int) -> str:
+    """How the CLI names the ``index``-th report: [A] (the reference), [B], ..."""
+    return chr(ord("A") + index)
 
 
 def common_cases(runs: Sequence[Run]) -> list[tuple[str, str]]:
@@ -34,17 +39,17 @@ def comparison(runs: Sequence[Run]):  # -> pandas.DataFrame
         row: dict[str, object] = {"model": model, "method": method}
         for index, run in enumerate(runs):
             case = run.cases[model, method]
-            tag = chr(ord("A") + index)
-            row[f"median s [{tag}]"] = case.median_seconds
+            name = tag(index)
+            row[f"median s [{name}]"] = case.median_seconds
             if index:
-                row[f"speed-up [{tag}]"] = first.median_seconds / case.median_seconds
+                row[f"speed-up [{name}]"] = first.median_seconds / case.median_seconds
         images = set.intersection(*(set(run.cases[model, method].max_sensitivity) for run in runs))
         means = [_mean_over(run.cases[model, method].max_sensitivity, images) for run in runs]
         for index, mean in enumerate(means):
-            tag = chr(ord("A") + index)
-            row[f"max sens. [{tag}]"] = mean
+            name = tag(index)
+            row[f"max sens. [{name}]"] = mean
             if index and mean is not None and means[0] is not None:
-                row[f"diff [{tag}]"] = mean - means[0]
+                row[f"diff [{name}]"] = mean - means[0]
         rows.append(row)
     return pd.DataFrame(rows).set_index(["model", "method"])
 
@@ -57,7 +62,7 @@ def slower_than(runs: Sequence[Run], percent: float) -> list[str]:
         for index, run in enumerate(runs[1:], start=1):
             median = run.cases[model, method].median_seconds
             if median > base * (1 + percent / 100):
-                slow.append(f"{model}/{method} [{chr(ord('A') + index)}] {median:.4g}s vs {base:.4g}s (+{(median / base - 1):.0%})")
+                slow.append(f"{model}/{method} [{tag(index)}] {median:.4g}s vs {base:.4g}s (+{(median / base - 1):.0%})")
     return slow
 
 
@@ -68,5 +73,58 @@ def unmatched(runs: Sequence[Run]) -> list[str]:
     for index, run in enumerate(runs):
         only = sorted(f"{model}/{method}" for model, method in run.cases if (model, method) not in shared)
         if only:
-            notes.append(f"not in every report, left out: [{chr(ord('A') + index)}] {', '.join(only)}")
+            notes.append(f"not in every report, left out: [{tag(index)}] {', '.join(only)}")
+    return notes
+
+
+MIN_ROUNDS = 5
+MORE_ROUNDS = "pytest suites/test_runtime.py --xai-benchmark-rounds 20 --benchmark-json=FILE"
+
+
+def _setup(run: Run) -> dict[str, str | None]:
+    """What must match for timings to compare like with like; None where an (older) report does not say."""
+    machine = run.machine
+
+    def known(key: str) -> str | None:
+        value = machine.get(key)
+        return None if value is None else str(value)
+
+    return {
+        "profile": None if run.profile == UNKNOWN else run.profile,
+        "device": known("xai_device"),
+        "models": " + ".join(sorted({model for model, _ in run.cases})),
+        "threads": known("torch_num_threads"),
+        "seed": known("xai_seed"),
+    }
+
+
+def differences(runs: Sequence[Run]) -> list[str]:
+    """Per later report, how its setup differs from the first's, e.g. "[A] and [B] differ in device (cpu vs cuda)"."""
+    first = _setup(runs[0])
+    notes = []
+    for index, run in enumerate(runs[1:], start=1):
+        other = _setup(run)
+        differ = [
+            f"{name} ({first[name]} vs {other[name]})"
+            for name in first
+            if first[name] is not None and other[name] is not None and first[name] != other[name]
+        ]
+        if differ:
+            notes.append(f"[A] and [{tag(index)}] differ in {', '.join(differ)}")
+    return notes
+
+
+def too_few_rounds(runs: Sequence[Run], least: int = MIN_ROUNDS) -> list[str]:
+    """Per report, the compared cases timed over fewer than ``least`` rounds (or an unrecorded number)."""
+    notes = []
+    shared = common_cases(runs)
+    for index, run in enumerate(runs):
+        short = {key: run.cases[key].rounds for key in shared if (run.cases[key].rounds or 0) < least}
+        counts = {"?" if rounds is None else str(rounds) for rounds in short.values()}
+        if len(short) == len(shared) and len(counts) == 1:
+            listed = f"all {len(shared)} compared cases have {counts.pop()} rounds"
+        else:
+            listed = ", ".join(f"{model}/{method} ({'?' if r is None else r})" for (model, method), r in short.items())
+        if short:
+            notes.append(f"[{tag(index)}] {run.path}: {listed}")
     return notes

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xai_eval.records.maps import EXTRA_INFO_KEY
 from xai_eval.errors import XaiEvalError
+from xai_eval.records.maps import EXTRA_INFO_KEY
+from xai_eval.report.fields import MISSING, At
 
 MAKE_ONE = "create one with: pytest suites/ --benchmark-json=FILE"
+UNKNOWN = "?"
+INFO = f"extra_info.{EXTRA_INFO_KEY}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class MethodRun:
     max_sensitivity: dict[str, float]
     sanity: dict[str, dict[str, Any]]
     attribution: dict[str, Any]
+    rounds: int | None = None
+    """pytest-benchmark's ``stats.rounds``: how many timed rounds the median is over (None: not recorded)."""
 
     @property
     def mean_sensitivity(self) -> float | None:
@@ -43,42 +51,120 @@ class Run:
     images_png_base64: dict[str, str] = field(default_factory=dict)
 
     def machine_line(self) -> str:
-        cpu = (self.machine.get("cpu") or {}).get("brand_raw") or self.machine.get("processor") or "unknown CPU"
+        cpu = self.machine.get("cpu")
+        cpu = (cpu.get("brand_raw") if isinstance(cpu, dict) else cpu) or self.machine.get("processor") or "unknown CPU"
         gpu = self.machine.get("gpu") or "no GPU"
         torch_version = self.machine.get("torch_version", "torch ?")
-        device = self.machine.get("xai_device", "?")
-        threads = self.machine.get("torch_num_threads", "?")
+        device = self.machine.get("xai_device", UNKNOWN)
+        threads = self.machine.get("torch_num_threads", UNKNOWN)
         return f"{cpu}, {gpu}, torch {torch_version}, {threads} threads, device {device}"
 
 
-def load_run(path: Path) -> Run:
-    """Read ``path``; one-line errors for files that are not xai-eval pytest-benchmark reports."""
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise XaiEvalError(f"{path}: no such file; {MAKE_ONE}") from None
+    except IsADirectoryError:
+        raise XaiEvalError(f"{path}: is a folder, not a report; {MAKE_ONE}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise XaiEvalError(f"{path}: not JSON, so not a pytest-benchmark report; {MAKE_ONE}") from None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
         raise XaiEvalError(f"{path}: not a pytest-benchmark JSON report (no 'benchmarks' list or 'machine_info'); {MAKE_ONE}")
+    return data
+
+
+def _machine(data: dict[str, Any], at: At) -> dict[str, Any]:
+    """``machine_info``, with the keys ``xai-eval compare`` matches on checked (absent or null: unknown)."""
+    machine = at.obj(data["machine_info"], "machine_info")
+    at.optional_text(machine.get("xai_device", MISSING), "machine_info.xai_device")
+    at.optional_count(machine.get("torch_num_threads", MISSING), "machine_info.torch_num_threads")
+    at.optional_count(machine.get("xai_seed", MISSING), "machine_info.xai_seed")
+    return machine
+
+
+def _max_sensitivity(info: dict[str, Any], at: At) -> dict[str, float]:
+    """Image -> value; null (the run stores non-finite values as null) and non-finite values are left out."""
+    values = at.obj(info.get("max_sensitivity", {}), f"{INFO}.max_sensitivity")
+    kept: dict[str, float] = {}
+    for image, value in values.items():
+        if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
+            kept[image] = at.number(value, f"{INFO}.max_sensitivity.{image}")
+    return kept
+
+
+def _sanity(info: dict[str, Any], at: At) -> dict[str, dict[str, Any]]:
+    """Image -> check -> result; each result needs its ``outcome``."""
+    images = at.obj(info.get("sanity", {}), f"{INFO}.sanity")
+    for image, checks in images.items():
+        for check, result in at.obj(checks, f"{INFO}.sanity.{image}").items():
+            key = f"{INFO}.sanity.{image}.{check}"
+            at.text(at.obj(result, key).get("outcome", MISSING), f"{key}.outcome")
+    return images
+
+
+def _attribution(info: dict[str, Any], at: At) -> dict[str, Any]:
+    """The float16 heat map: its ``shape`` (H, W) and base64 data of exactly H * W float16 values."""
+    key = f"{INFO}.attribution"
+    attribution = at.obj(info.get("attribution", MISSING), key)
+    shape = attribution.get("shape", MISSING)
+    if shape is MISSING or not (isinstance(shape, list) and len(shape) == 2):
+        raise at.error(f"{key}.shape", "must be a list [height, width]" if shape is not MISSING else "is missing")
+    height, width = (at.count(size, f"{key}.shape", least=1) for size in shape)
+    encoded = at.text(attribution.get("float16_base64", MISSING), f"{key}.float16_base64")
+    try:
+        size = len(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size != 2 * height * width:
+        raise at.error(f"{key}.float16_base64", f"is not base64 of {height}x{width} float16 values (its 'shape')")
+    return attribution
+
+
+def _method_run(bench: dict[str, Any], info: dict[str, Any], at: At) -> MethodRun:
+    stats = at.obj(bench.get("stats", MISSING), "stats")
+    return MethodRun(
+        model=at.text(info.get("model", MISSING), f"{INFO}.model"),
+        method=at.text(info.get("method", MISSING), f"{INFO}.method"),
+        image=at.text(info.get("image", MISSING), f"{INFO}.image"),
+        median_seconds=at.number(stats.get("median", MISSING), "stats.median", positive=True),
+        max_sensitivity=_max_sensitivity(info, at),
+        sanity=_sanity(info, at),
+        attribution=_attribution(info, at),
+        rounds=at.optional_count(stats.get("rounds", MISSING), "stats.rounds"),
+    )
+
+
+def _cases(data: dict[str, Any], path: Path) -> dict[tuple[str, str], MethodRun]:
+    """The benchmarks xai-eval wrote (others, without ``extra_info.xai_eval``, are passed over)."""
     cases: dict[tuple[str, str], MethodRun] = {}
-    for bench in data["benchmarks"]:
-        info = (bench.get("extra_info") or {}).get(EXTRA_INFO_KEY)
-        if not isinstance(info, dict):
+    for index, bench in enumerate(data["benchmarks"]):
+        at = At(path)
+        bench = at.obj(bench, f"benchmarks[{index}]")
+        name = bench.get("name")
+        at = At(path, f"benchmark {name!r}" if isinstance(name, str) else f"benchmarks[{index}]")
+        extra = bench.get("extra_info")
+        info = None if extra is None else at.obj(extra, "extra_info").get(EXTRA_INFO_KEY)
+        if info is None:
             continue
-        try:
-            case = MethodRun(
-                model=info["model"], method=info["method"], image=info["image"],
-                median_seconds=float(bench["stats"]["median"]),
-                max_sensitivity=dict(info.get("max_sensitivity", {})), sanity=dict(info.get("sanity", {})),
-                attribution=info["attribution"],
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise XaiEvalError(f"{path}: benchmark {bench.get('name', '?')!r} has incomplete xai-eval extra_info ({exc})") from None
+        case = _method_run(bench, at.obj(info, INFO), at)
         cases[case.model, case.method] = case
+    return cases
+
+
+def load_run(path: Path) -> Run:
+    """Read ``path``; one-line errors for files that are not well-formed xai-eval pytest-benchmark reports."""
+    data = _read(path)
+    at = At(path)
+    machine = _machine(data, at)
+    cases = _cases(data, path)
     if not cases:
         raise XaiEvalError(
             f"{path}: a pytest-benchmark report without xai-eval extra_info (no runtime cases of suites/test_runtime.py); {MAKE_ONE}"
         )
-    extra = data.get(EXTRA_INFO_KEY) or {}
-    return Run(path, data["machine_info"], extra.get("profile", "?"), cases, extra.get("images_png_base64", {}))
+    extra = at.obj(data.get(EXTRA_INFO_KEY, {}), EXTRA_INFO_KEY)
+    profile = at.optional_text(extra.get("profile", MISSING), f"{EXTRA_INFO_KEY}.profile") or UNKNOWN
+    images = at.obj(extra.get("images_png_base64", {}), f"{EXTRA_INFO_KEY}.images_png_base64")
+    for name, encoded in images.items():
+        at.text(encoded, f"{EXTRA_INFO_KEY}.images_png_base64.{name}")
+    return Run(path, machine, profile, cases, images)

@@ -6,6 +6,9 @@ import base64
 import io
 from pathlib import Path
 
+from xai_eval.errors import XaiEvalError
+from xai_eval.records.maps import EXTRA_INFO_KEY
+from xai_eval.report.fields import REMAKE
 from xai_eval.report.runs import MethodRun, Run
 
 SANITY_ROWS = {
@@ -76,15 +79,36 @@ def to_markdown(frame) -> str:  # frame: pandas.DataFrame
     return "\n".join(lines) + "\n"
 
 
+def _photo(run: Run, name: str, shape: tuple[int, ...]):  # -> numpy.ndarray, H x W x 3 in [0, 1]
+    """The image ``name`` ("model/image") as the model saw it, from the report; mid-grey if the report lacks it."""
+    import binascii
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    encoded = run.images_png_base64.get(name)
+    if encoded is None:
+        return np.full((*shape, 3), 0.5, dtype=np.float32)
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as photo:
+            image = np.asarray(photo.convert("RGB"), dtype=np.float32) / 255
+    except (binascii.Error, ValueError, OSError, UnidentifiedImageError):
+        image = None
+    if image is None or image.shape[:2] != tuple(shape):
+        raise XaiEvalError(
+            f"{run.path}: '{EXTRA_INFO_KEY}.images_png_base64.{name}' is not a base64 PNG of {shape[0]}x{shape[1]} pixels"
+            f" (the attribution's shape); {REMAKE}"
+        )
+    return image
+
+
 def figure(run: Run, model: str, path: Path, columns: int = 4) -> None:
     """Fig. 1: per method, the positive heat map and the blended heat map over the image."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    import numpy as np
     from captum.attr import visualization
     from matplotlib.figure import Figure
-    from PIL import Image
 
     from xai_eval.records.maps import decode_map
 
@@ -97,11 +121,7 @@ def figure(run: Run, model: str, path: Path, columns: int = 4) -> None:
         ax.axis("off")
     for index, case in enumerate(cases):
         saliency = decode_map(case.attribution)[..., None]
-        encoded = run.images_png_base64.get(f"{model}/{case.image}")
-        if encoded is not None:
-            image = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGB"), dtype=np.float32) / 255
-        else:
-            image = np.full((*saliency.shape[:2], 3), 0.5, dtype=np.float32)
+        image = _photo(run, f"{model}/{case.image}", saliency.shape[:2])
         row, column = 2 * (index // columns), index % columns
         for offset, (method, title) in enumerate((("heat_map", case.method), ("blended_heat_map", f"{case.method} (blended)"))):
             ax = axes[row + offset, column]
