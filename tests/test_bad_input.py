@@ -210,3 +210,18 @@ def test_lrp_without_a_sound_rule_is_reported_not_applicable(gate_project: pytes
     result = gate_project.runpytest("--xai-model", "tinynet:build_silu", "-rs", "--xai-update-baselines")
     result.assert_outcomes(passed=2, skipped=2)
     result.stdout.fnmatch_lines(["*not applicable: LRP has no sound rule for layer relu2 (SiLU)*"])
+
+
+def test_strict_keeps_an_inconclusive_check_visible_but_does_not_fail_it(gate_project: pytest.Pytester) -> None:
+    """Strict fails cases that did not run; an inconclusive check ran and said so (never a pass)."""
+    gate_project.makepyfile(
+        test_inconclusive="""
+        from xai_eval.measure.verdicts import Verdict
+
+        def test_check(xai_case):
+            Verdict("inconclusive", "too few samples").enforce(xai_case.id)
+        """
+    )
+    result = gate_project.runpytest("test_inconclusive.py", "--xai-strict")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*xai-eval: 4 case(s) skipped: 4 inconclusive*"])

@@ -42,7 +42,7 @@ def test_a_user_profile_with_radius_zero_gives_zero_for_every_method(gate_projec
     result = gate_project.runpytest("--xai-profile", "zero", "--xai-update-baselines", "--xai-results", "results.json")
     result.assert_outcomes(passed=16)
     values = _values(_results(gate_project))
-    assert len(values) == 16 and all(value <= 1e-6 for value in values.values()), values
+    assert len(values) == 16 and all(value == 0.0 for value in values.values()), values
     stored = json.loads((gate_project.path / "baselines.json").read_text())
     assert set(stored["profiles"]) == {"zero"}, "a profile's baselines live under its own name"
 
@@ -57,9 +57,15 @@ def test_a_user_profile_with_radius_zero_gives_zero_for_every_method(gate_projec
         ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.IG]\nn_stepz = 3\n',
          "[tool.xai_eval.profiles.x.methods.IG]: unknown key 'n_stepz'; known:"),
         ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.IG]\nn_steps = 2.5\n',
-         "[tool.xai_eval.profiles.x.methods.IG] n_steps: n_steps must be like 32 (int), got 2.5"),
+         "[tool.xai_eval.profiles.x.methods.IG] n_steps: n_steps must be a whole number >= 1, got 2.5"),
         ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.Nope]\nn_steps = 2\n',
          "[tool.xai_eval.profiles.x.methods.Nope]: unknown method 'Nope'"),
+        ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.IG-SG]\nnt_samples = 0\n',
+         "[tool.xai_eval.profiles.x.methods.IG-SG] nt_samples: nt_samples must be a whole number >= 1, got 0"),
+        ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.GradientSHAP]\nn_samples_batch_size = "big"\n',
+         "n_samples_batch_size must be a whole number >= 1, got 'big'"),
+        ('[tool.xai_eval.profiles.x]\nextends = "quick"\n[tool.xai_eval.profiles.x.methods.GradientSHAP]\ndraw_name = "x"\n',
+         "[tool.xai_eval.profiles.x.methods.GradientSHAP]: unknown key 'draw_name'"),
     ],
 )
 def test_bad_profile_tables_are_one_line_errors(gate_project: pytest.Pytester, table: str, fragment: str) -> None:

@@ -67,15 +67,16 @@ def test_well_formed_paths() -> None:
     assert sanity.well_formed(torch.ones(1, 1, 4, 4), x, 1.0).describe() == "wrong shape"
     rounding = sanity.well_formed(torch.full((1, 3, 4, 4), 1e-9), x, 1.0)
     assert not rounding.ok and "rounding level" in rounding.describe()
+    assert not sanity.well_formed(torch.randn(1, 3, 4, 4), x, 0.0).ok, "no reference scale is no pass"
 
 
 def test_well_formed_rejects_vargrad_without_noise() -> None:
     """A VarGrad whose noise is off returns rounding noise: nonzero, finite, and rejected."""
     case = make_case("IG-VG")
-    case.explainer.kwargs["stdevs"] = 0.0
+    case.explainer.kwargs["stdevs"] = 1e-7  # noise at rounding level: VarGrad is nonzero but meaningless
     reference = sanity.gradient_times_input_norm(case.explainer.model, case.inputs, case.target)
     broken = sanity.well_formed(case.attribution, case.inputs, reference)
-    assert not broken.ok, broken
+    assert broken.nonzero and broken.finite and not broken.energetic and not broken.ok, broken
     healthy = make_case("IG-VG")
     assert sanity.well_formed(healthy.attribution, healthy.inputs, reference).ok
 
@@ -256,6 +257,18 @@ def test_determinism_paths() -> None:
     unseeded = MethodSpec("Noisy", _Unseeded, {"quick": {}})
     case = make_case(unseeded)
     assert not checks.is_deterministic(*case.args)
+
+
+def test_determinism_remakes_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draws that cannot be reproduced from their seed are caught: the recomputation makes them anew."""
+    from xai_eval.explain import randomness
+
+    case = make_case("IG-SG")
+    attribution = case.attribution
+    counter = iter(range(1000))
+    real = randomness.generator
+    monkeypatch.setattr(randomness, "generator", lambda seed, *parts: real(seed, *parts, next(counter)))
+    assert not checks.is_deterministic(case.explainer, case.inputs, case.target, attribution)
 
 
 class _Unseeded:

@@ -47,10 +47,10 @@ class MethodSpec:
     adaptation: Adaptation = "none"
     baselines: BaselineKind = "none"
     stochastic: bool = False
-    """The Captum class draws from torch's or numpy's global RNGs. Every method is explained one example
-    at a time with the global RNGs seeded from the case's draws, so such a method's explanations of a
-    case share their draws too; the flag documents it (and its draws may differ between devices).
-    Captum's NoiseTunnel and GradientShap need not be marked: xai-eval runs them with paired draws."""
+    """Documentation only: the Captum class draws from torch's or numpy's global RNGs. Every method is
+    explained one example at a time with the global RNGs seeded from the case's draws, so such a method's
+    explanations of a case share their draws anyway (they may differ between devices). Captum's
+    NoiseTunnel and GradientShap need not be marked: xai-eval runs them with paired draws."""
     description: str = ""
 
     def kwargs_for(self, profile: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ identity and the draw's name and shape, then moved to the input's device. So the
 on the batch sizes (``max_examples_per_batch``, ``nt_samples_batch_size``, ``internal_batch_size``), nor
 on the order in which draws are requested, nor on the device.
 
-A registered method that draws from torch's or numpy's *global* RNGs (``MethodSpec.stochastic``) is run
-one example at a time inside :func:`seeded` with the case's method seed: paired and batch-independent
-too, but its draws may differ between devices.
+Any other registered method runs one example at a time inside :func:`seeded` with the case's method
+seed, so one that draws from torch's or numpy's *global* RNGs is paired and batch-independent too, but
+its draws may differ between devices.
 """
 
 from __future__ import annotations

@@ -95,6 +95,8 @@ def _entry(raw: object, where: str) -> BaselineEntry:
         assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "mean", "relative", "k"}
         parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]),
                         float(spread["mean"]))
+        assert all(math.isfinite(v) for v in (parsed.min, parsed.max, parsed.mean, parsed.relative))
+        assert parsed.k == spread["k"] and parsed.k >= 2
     except (AssertionError, TypeError, ValueError):
         raise XaiEvalError(
             f"{where}.spread: must be an object with numbers min, max, mean, relative and k; "

@@ -18,7 +18,7 @@ from xai_eval.gate.cases import CaseRun
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.session import XaiSession
 from xai_eval.gate.settings import add_options, resolve
-from xai_eval.records.keys import case_id
+from xai_eval.records.keys import CaseKey, case_id
 from xai_eval.records.results import SanityRecord
 
 SESSION_KEY = pytest.StashKey[XaiSession]()
@@ -154,13 +154,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
         report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
-    callspec = getattr(item, "callspec", None)
-    if callspec is None or "xai_case" not in callspec.params:
+    key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
+    if not isinstance(key, CaseKey):  # not an xai-eval case (or a suite whose marker selected none)
         return report
-    report.user_properties.append((CASE_PROPERTY, callspec.params["xai_case"].to_list()))
+    report.user_properties.append((CASE_PROPERTY, key.to_list()))
     strict = xai_session_of(item.config).settings.strict
     if strict and report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
         reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        if call.excinfo is not None and call.excinfo.typename == "Inconclusive":
+            return report  # the check ran and could not decide: counted in the summary, never a pass
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: {reason} (failing because of --xai-strict: a configured case must run)"
     return report

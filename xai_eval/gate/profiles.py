@@ -69,8 +69,17 @@ def _shared_value(key: str, value: Any, where: str) -> Any:
     return value
 
 
+COUNT_KEYS = frozenset({
+    "n_steps", "nt_samples", "n_samples", "internal_batch_size", "nt_samples_batch_size", "n_samples_batch_size",
+    "perturbations_per_eval",
+})
+"""Method arguments that count samples, steps or a batch: whole numbers >= 1."""
+
+
 def _method_value(method: str, key: str, value: Any, base: Any, where: str) -> Any:
     """``value`` in the type of the base profile's ``base`` value (lists become tuples)."""
+    if key in COUNT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise XaiEvalError(f"{where}: {key} must be a whole number >= 1, got {value!r}")
     if base is None:
         return tuple(value) if isinstance(value, list) else value
     if isinstance(base, bool) or isinstance(value, bool):
@@ -101,7 +110,7 @@ def _allowed_method_keys(spec: MethodSpec, base_kwargs: Mapping[str, Any]) -> se
     for cls in classes:
         if cls is not None and hasattr(cls, "attribute"):
             allowed |= set(inspect.signature(cls.attribute).parameters) - {"self", "inputs", "target", "baselines"}
-    return allowed - {"kwargs", "additional_forward_args", "return_convergence_delta"}
+    return allowed - {"kwargs", "additional_forward_args", "return_convergence_delta", "draw_name"}
 
 
 def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Profile], config_file: str) -> Profile:

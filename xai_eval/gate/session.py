@@ -211,8 +211,10 @@ class XaiSession:
 
 
 def _gated_numbers_on_cuda() -> None:
-    """Gated numbers stay fp32 and repeatable on CUDA: no TF32 matmuls or convolutions, and cuDNN's
-    deterministic algorithms (the determinism check recomputes explanations bit for bit)."""
+    """Gated numbers stay fp32 on CUDA (no TF32 matmuls or convolutions) and cuDNN picks deterministic
+    algorithms without autotuning (the determinism check recomputes explanations bit for bit). This is
+    cuDNN's flag only, not ``torch.use_deterministic_algorithms``; the H100 run passed the determinism
+    check for every case."""
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False

@@ -142,8 +142,12 @@ def _is_constant(attribution: torch.Tensor) -> bool:
 
 
 def is_deterministic(explainer: Explainer, inputs: torch.Tensor, target: int, attribution: torch.Tensor) -> bool:
-    """A fresh explainer (fresh model adaptation too) reproduces the attribution bit for bit."""
-    return torch.equal(explainer.on(explainer.model)(inputs, target=target), attribution)
+    """A fresh explainer -- fresh model adaptation and freshly made draws from the same seed --
+    reproduces the attribution bit for bit."""
+    from xai_eval.explain.randomness import MethodDraws
+
+    fresh = explainer.on(explainer.model).with_draws(MethodDraws(explainer.draws.seed))
+    return torch.equal(fresh(inputs, target=target), attribution)
 
 
 @dataclass(frozen=True)

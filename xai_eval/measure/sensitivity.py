@@ -53,7 +53,10 @@ def max_sensitivity(
         current = expanded.shape[0] // n
         chunk = moved[:, done : done + current].reshape(expanded.shape)
         done += current
-        return (expanded + chunk,)  # a tuple, like the unperturbed inputs Captum hands to explain
+        perturbed = expanded + chunk
+        if inputs.dim() == 4 and inputs.is_contiguous(memory_format=torch.channels_last):
+            perturbed = perturbed.contiguous(memory_format=torch.channels_last)  # keep the model's fast format
+        return (perturbed,)  # a tuple, like the unperturbed inputs Captum hands to explain
 
     def explanation_func(batch: tuple[torch.Tensor, ...], **kwargs: Any) -> tuple[torch.Tensor, ...]:
         if original_explanation is not None and batch[0] is inputs:

@@ -18,7 +18,7 @@ LOOSE_SPREAD = 0.05
 
 @dataclass(frozen=True)
 class Spread:
-    """A case's values under ``k`` other seeds."""
+    """A case's values under ``k`` seeds: the gate's own and the K calibration seeds (k = K + 1)."""
 
     min: float
     max: float

@@ -11,11 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from _pytest.outcomes import Skipped
+
 from xai_eval.measure import sanity
 from xai_eval.measure.checks import Completeness, Conservation, TargetDependence
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 INCONCLUSIVE = "inconclusive"
+
+
+class Inconclusive(Skipped):
+    """A check that ran and could not decide: reported as a skip whose reason starts with
+    ``inconclusive:``, counted in the summary, never a pass. ``--xai-strict`` fails skipped *cases*
+    (cases that did not run); it leaves these visible rather than failing them."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,7 @@ class Verdict:
         if self.outcome == "fail":
             raise AssertionError(f"{case_id}: {self.message}")
         if self.outcome == "inconclusive":
-            import pytest
-
-            pytest.skip(f"{INCONCLUSIVE}: {case_id}: {self.message}")
+            raise Inconclusive(f"{INCONCLUSIVE}: {case_id}: {self.message}")
 
 
 def completeness(result: Completeness, base_profile: str) -> Verdict:
