@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from xai_eval.measure.spread import RTOL_FLOOR, Spread, calibrated_rtol, prediction_factor
+
 from .test_bad_input import _assert_one_line_error
 
 ZERO_PROFILE = """
@@ -129,7 +131,8 @@ def test_calibration_writes_spread_and_tolerance_and_a_reseed_passes(gate_projec
             spread = entry["spread"]
             assert spread["k"] == 6 and spread["min"] <= entry["value"] <= spread["max"]
             threshold = entry["value"] * (1 + entry["rtol"])
-            assert threshold >= spread["max"] and threshold >= spread["mean"] * (1 + 3 * spread["relative"]) * 0.999
+            bound = spread["mean"] * (1 + prediction_factor(6) * spread["relative"])
+            assert threshold >= spread["max"] and threshold >= bound * 0.999
     assert stored["IG"]["a"]["spread"]["relative"] > 0, "IG's perturbations are reseeded too"
     for seed in ("1", "2"):
         gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG").assert_outcomes(passed=2)
@@ -150,3 +153,12 @@ def test_loose_cases_are_listed_with_their_spread(gate_project: pytest.Pytester)
     path.write_text(json.dumps(data))
     result = gate_project.runpytest()
     result.stdout.fnmatch_lines(["*1 loose case(s), spread under other seeds above 5%*", "*tinynet.build-IG-a: relative spread 20.0% over 6 seeds*"])
+
+
+def test_the_tolerance_is_a_prediction_bound_that_tightens_with_more_seeds() -> None:
+    assert prediction_factor(6) == pytest.approx(5.893 * (7 / 6) ** 0.5)
+    assert prediction_factor(6) > prediction_factor(21) > prediction_factor(500) > 3.0
+    spread = Spread.of([1.0, 1.02, 0.98, 1.01, 0.99, 1.0])
+    assert calibrated_rtol(1.0, spread) == pytest.approx(prediction_factor(6) * spread.relative, abs=1e-3)
+    assert calibrated_rtol(1.0, Spread.of([1.0] * 6)) == RTOL_FLOOR
+    assert calibrated_rtol(0.5, Spread.of([0.5, 0.9, 0.5, 0.5, 0.5, 0.5])) >= 0.8, "every value seen passes"
