@@ -3,6 +3,7 @@ the baselines, print the summary, and refuse a run in which every case skipped."
 
 from __future__ import annotations
 
+import re
 import shlex
 
 
@@ -24,10 +25,10 @@ def _outcome(report: pytest.TestReport) -> str:
 
 
 def skip_reason(report: pytest.TestReport) -> str:
-    """The skip's reason without pytest's ``Skipped: `` prefix."""
+    """The skip's reason without pytest's ``Skipped: `` (or ``Inconclusive: ``) prefix."""
     longrepr = report.longrepr
     text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
-    return text.removeprefix("Skipped: ")
+    return re.sub(r"^[\w.]*(Skipped|Inconclusive): ", "", text)
 
 
 def reason_kind(reason: str) -> str:

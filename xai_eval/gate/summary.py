@@ -101,5 +101,8 @@ def skip_counts(reasons: Iterable[str], *, strict: bool) -> str:
     if not counts:
         return ""
     parts = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
-    hint = "" if strict else "; run with --xai-strict (as CI should) to fail them"
+    did_not_run = sum(n for kind, n in counts.items() if kind != "inconclusive")
+    hint = "" if strict or not did_not_run else "; run with --xai-strict (as CI should) to fail the cases that did not run"
+    if counts["inconclusive"]:
+        hint += "; an inconclusive check ran and could not decide (never a pass)"
     return f"xai-eval: {sum(counts.values())} case(s) skipped: {parts}{hint}"
