@@ -97,8 +97,6 @@ class PairedGradientShap:
     """GradientSHAP (expected gradients): E over baselines b, input noise e and points a of
     grad f(b + a (x + e - b)) * (x + e - b), estimated with ``n_samples`` paired draws."""
 
-    has_convergence_delta = True
-
     def __init__(self, forward_func: Any, draws: MethodDraws) -> None:
         from captum.attr import Saliency
 

@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING, Any
 from xai_eval.records.maps import EXTRA_INFO_KEY, encode_map, encode_png
 
 if TYPE_CHECKING:
-    import torch
-
     from xai_eval.gate.cases import CaseRun
-    from xai_eval.gate.images import ImageEntry
     from xai_eval.gate.session import XaiSession
 
 
