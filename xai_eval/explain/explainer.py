@@ -24,8 +24,8 @@ class Explainer:
     (:mod:`xai_eval.explain.paired`), and any other method runs with the global RNGs seeded from
     ``draws``. A batch is explained one example at a time (the methods batch internally: IG's steps,
     Occlusion's windows, the noise samples), so an example's explanation is bit for bit the same alone
-    or in any batch, and a perturbation of radius 0 scores exactly 0. The Captum object and any adapted model copy are built
-    once, on first use. Calls return a contiguous tensor shaped like the inputs, or raise a one-line
+    or in any batch, and a perturbation of radius 0 scores exactly 0. The Captum object and any adapted
+    model copy are built once, on first use. Calls return a contiguous tensor shaped like the inputs, or raise a one-line
     :class:`~xai_eval.errors.XaiEvalError` if the attribution is not finite.
     """
 
@@ -111,16 +111,16 @@ class Explainer:
         return None
 
     def _attribute(self, inputs: torch.Tensor, target: Any, **extra: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attributor = self.attributor
-        kwargs = self.kwargs | extra
-        baselines = self.baselines(inputs)
-        if baselines is not None:
-            kwargs["baselines"] = baselines
         if inputs.shape[0] > 1:  # one example at a time: a batch gives bit for bit what each example gives alone
             parts = [self._attribute(inputs[i : i + 1], _one_target(target, i), **extra) for i in range(inputs.shape[0])]
             attribution = torch.cat([part[0] for part in parts])
             deltas = [part[1] for part in parts]
             return attribution, None if deltas[0] is None else torch.cat(deltas)  # type: ignore[arg-type]
+        attributor = self.attributor
+        kwargs = self.kwargs | extra
+        baselines = self.baselines(inputs)
+        if baselines is not None:
+            kwargs["baselines"] = baselines
         with warnings.catch_warnings(), seeded(self.draws.seed):
             warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
             warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
