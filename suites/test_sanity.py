@@ -20,7 +20,7 @@ def test_well_formed(xai_case, xai_record):
 
 @pytest.mark.xai_methods(*checks.COMPLETENESS_METHODS)
 def test_completeness(xai_case, xai_record):
-    result = checks.completeness(xai_case.explainer, xai_case.inputs, xai_case.target)
+    result = checks.completeness(xai_case.explainer, xai_case.inputs, xai_case.target, xai_case.attribution())
     verdict = verdicts.completeness(result, xai_case.profile.base)
     xai_record("completeness", **checks.as_record(result), limit=verdict.limit)
     verdict.enforce(xai_case.id)

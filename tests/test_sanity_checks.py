@@ -95,11 +95,33 @@ def test_completeness_passes_for_ig_and_gradientshap() -> None:
     assert verdicts.completeness(shap, "quick").outcome == "pass", shap
 
 
-def test_completeness_fails_when_the_inputs_factor_is_missing() -> None:
+def test_ig_completeness_from_the_case_attribution_matches_captums_delta() -> None:
+    case = make_case("IG")
+    recomputed = _completeness(case)
+    reused = checks.completeness(case.explainer, case.inputs, case.target, case.attribution)
+    assert reused.mean_delta == pytest.approx(recomputed.mean_delta, rel=1e-4, abs=1e-6)
+    assert reused.relative_error == pytest.approx(recomputed.relative_error, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["recomputed", "from-attribution"])
+def test_completeness_fails_when_the_inputs_factor_is_missing(reuse: bool) -> None:
     broken = MethodSpec("IG", "captum.attr.IntegratedGradients", {"quick": {"n_steps": 32}},
                         init_kwargs={"multiply_by_inputs": False}, baselines="zeros")
-    verdict = verdicts.completeness(_completeness(make_case(broken)), "quick")
+    case = make_case(broken)
+    result = checks.completeness(case.explainer, case.inputs, case.target, case.attribution if reuse else None)
+    verdict = verdicts.completeness(result, "quick")
     assert verdict.outcome == "fail" and "misses f(x) - f(baseline)" in verdict.message
+
+
+def test_gradientshap_completeness_stops_at_half_when_it_cannot_become_informative() -> None:
+    half = sanity.COMPLETENESS_REPLICATES // 2
+    assert checks._futile([0.0, 4.0, -4.0, 2.0], difference=1.0)  # SD ~3.4 against a difference of 1
+    assert not checks._futile([1.0, 1.01, 0.99, 1.0], difference=10.0)
+    case = make_case(MethodSpec("GradientSHAP", "captum.attr.GradientShap", {"quick": {"n_samples": 8, "stdevs": 50.0}},
+                                baselines="zeros_and_noise"))  # noise 50x the input: hopeless
+    result = checks.completeness(case.explainer, case.inputs, case.target)
+    assert result.n_deltas == half * sanity.COMPLETENESS_SAMPLES_PER_REPLICATE
+    assert verdicts.completeness(result, "quick").outcome == "inconclusive"
 
 
 class _ZeroSumShap:

@@ -36,7 +36,12 @@ informative only when that bound is small against what is checked: if 4 SE excee
 |f(x) - E f(b)|, the check reports *inconclusive* (never pass), because attributions that sum to zero
 could then pass. A systematic leak (a missing (x - b) factor, relevance absorbed by a layer) is a bias
 that grows past the bound. Measured (quick): standard errors 1.9-2.9 against |f(x) - E f(b)| of 7.5-11,
-so the check is inconclusive on all three fixture photos."""
+so the check is inconclusive on all three fixture photos (it stops after 4 replicates: see
+COMPLETENESS_FUTILITY)."""
+COMPLETENESS_FUTILITY = 2.0
+"""GradientSHAP completeness stops after half of its replicates when the bound projected for all of them
+(4 x the half's sample SD / sqrt(8)) is still this many times what would make it informative (a check
+that cannot become informative is not worth its second half)."""
 RANDOMIZATION_MAX_SPEARMAN = {"last block": 0.9, "whole network": 0.6}
 """After randomising the classifier and the last block, and then the whole network, an explanation
 that depends on the model keeps a rank correlation with the original (absolute, channel-summed maps)
