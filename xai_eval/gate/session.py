@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from xai_eval.gate.baselines import BaselineStore
+from xai_eval.gate.snapshots import SnapshotStore
 from xai_eval.records.keys import CaseKey
-from xai_eval.records.results import CaseResult, SanityRecord
+from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 from xai_eval.gate.cases import CaseRun
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
 from xai_eval.gate.images import ImageEntry, load_manifest
@@ -31,6 +32,9 @@ class XaiSession:
         self.profile: Profile
         self.images: tuple[ImageEntry, ...] = ()
         self.baselines: BaselineStore
+        self.snapshots: SnapshotStore
+        self.snapshot_results: list[SnapshotResult] = []
+        self.snapshot_counts: tuple[int, int] | None = None
         self._bundles: dict[str, ModelBundle | XaiEvalError] = {}
         self._explainers: dict[tuple[str, str], Explainer] = {}
         self._runs: dict[CaseKey, CaseRun] = {}
@@ -54,6 +58,7 @@ class XaiSession:
         for entry in self.images:
             entry.load()
         self.baselines = BaselineStore.load(s.baselines)
+        self.snapshots = SnapshotStore.load(s.snapshots_folder)
         from xai_eval.explain.methods import METHODS
         from xai_eval.models.registry import MODEL_NAMES
 
@@ -131,6 +136,7 @@ class XaiSession:
         if device.type == "cuda":
             _gated_numbers_on_cuda()
         bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights)
+        _refuse_training_mode(spec, bundle.model)
         model = copy.deepcopy(bundle.model).eval().to(device)
         if bundle.channels_last:
             import torch
@@ -206,6 +212,21 @@ class XaiSession:
             raise XaiEvalError(
                 f"{self.settings.images / 'manifest.toml'}: entry {image.id!r} has label {image.label}, "
                 f"but model {bundle.name} has {n_classes} classes; use a label in 0..{n_classes - 1}"
+            )
+
+
+def _refuse_training_mode(spec: str, model: Any) -> None:
+    """One line if a module whose output depends on the mode (batch norm, dropout) is in training mode:
+    the gate would explain another model than the one the team ships, and setting eval() here would hide
+    that the factory returns it untrained-for-inference."""
+    from torch import nn
+
+    modal = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.modules.instancenorm._InstanceNorm)
+    for path, module in model.named_modules():
+        if module.training and isinstance(module, modal):
+            raise XaiEvalError(
+                f"model {spec}: {type(module).__name__} {path or '(root)'!r} is in training mode, so its output depends on "
+                "the batch and dropout draws; return model.eval() from the model factory"
             )
 
 
