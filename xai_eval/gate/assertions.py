@@ -76,3 +76,94 @@ class BaselineGate:
                 f"(baseline {entry.value:.6g}, rtol {entry.rtol:g}, atol {entry.atol:g}); "
                 f"if the change is intended, accept it with {UPDATE_FLAG}"
             )
+
+
+SNAPSHOT_PROPERTY = "xai_eval_snapshot"
+
+
+class SnapshotGate:
+    """Compares a case's explanation with its snapshot, and the model's logits with its fingerprint.
+
+    Both are two-sided: any move beyond the tolerance fails, better or worse, because a changed
+    explanation is what a team must review. Under ``--xai-update-baselines`` the current ones are
+    recorded instead (``--xai-calibrate K`` also measures the map's spread under K other seeds).
+    """
+
+    def __init__(self, node: pytest.Item, session: XaiSession) -> None:
+        self.node = node
+        self.session = session
+        self.store = session.snapshots
+        self.update = session.settings.update_baselines
+
+    def _report(self, case: CaseRun, witness: str, status: str, detail: str, measured: dict[str, object]) -> None:
+        from xai_eval.records.results import SnapshotResult
+
+        result = SnapshotResult(case.key, self.node.nodeid, witness, status, detail, measured)
+        self.node.user_properties.append((SNAPSHOT_PROPERTY, result.to_property()))
+
+    def _missing(self, case: CaseRun, what: str) -> None:
+        __tracebackhide__ = True
+        folder = self.store.folder
+        if not self.store.has_profile(case.key.profile):
+            pytest.fail(f"{folder} has no snapshots for profile {case.key.profile!r}; create them with: "
+                        f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}", pytrace=False)
+        pytest.fail(f"no {what} for {case.key} in {folder}; create it with: pytest {self.node.nodeid!r} {UPDATE_FLAG}",
+                    pytrace=False)
+
+    def check_fingerprint(self, case: CaseRun) -> None:
+        """The model's target and top-5 logits on the case's image are the recorded ones."""
+        __tracebackhide__ = True
+        from xai_eval.gate.snapshots import fingerprint_key
+        from xai_eval.measure.fingerprint import changes, fingerprint_of
+
+        current = fingerprint_of(case.logits(), case.target)
+        stored = self.store.fingerprints.get(fingerprint_key(case.key))
+        moved = [] if stored is None else changes(case.logits(), case.target, stored)
+        status = "updated" if self.update else "missing" if stored is None else "changed" if moved else "pass"
+        self._report(case, "fingerprint", status, "; ".join(moved), current.to_json())
+        if self.update:
+            return
+        if stored is None:
+            self._missing(case, "model fingerprint")
+        if moved:
+            raise AssertionError(
+                f"model fingerprint of {case.id} changed: {'; '.join(moved)} (the model or its preprocessing is not "
+                f"the recorded one); if intended, accept it with {UPDATE_FLAG}"
+            )
+
+    def check_snapshot(self, case: CaseRun) -> None:
+        """The explanation is within its snapshot's tolerance (relative L2 and rank correlation)."""
+        __tracebackhide__ = True
+        from xai_eval.measure.similarity import calibrated_tolerance, distance, snapshot_of
+        from xai_eval.records.maps import encode_array
+
+        current = snapshot_of(case.attribution())
+        measured: dict[str, object] = {"values": encode_array(current.values), "scale": current.scale}
+        if self.session.settings.calibrate:
+            others = [distance(snapshot_of(case.attribution_under(seed)), current) for seed in self.session.calibration_seeds()]
+            measured["tolerance"] = calibrated_tolerance(others).to_json()
+        entry = self.store.maps.get(case.key)
+        if entry is None:
+            self._report(case, "snapshot", "updated" if self.update else "missing", "", measured)
+            if not self.update:
+                self._missing(case, "explanation snapshot")
+            return
+        d = distance(current, entry.snapshot)
+        tol = entry.tolerance
+        detail = (f"relative L2 {d.relative_l2:.3g} (limit {tol.max_relative_l2:.3g}), rank correlation "
+                  f"{d.rank_correlation:.3g} (limit {1 - tol.max_rank_distance:.3g})")
+        measured |= {"relative_l2": d.relative_l2, "rank_correlation": d.rank_correlation}
+        status = "updated" if self.update else "changed" if not tol.allows(d) else "pass" if tol.informative else "inconclusive"
+        self._report(case, "snapshot", status, detail, measured)
+        if status == "changed":
+            raise AssertionError(
+                f"explanation of {case.id} moved from its snapshot: {detail}; if intended, accept it with {UPDATE_FLAG}"
+            )
+        if status == "inconclusive":
+            from xai_eval.measure.verdicts import INCONCLUSIVE, Inconclusive
+
+            raise Inconclusive(
+                f"{INCONCLUSIVE}: {case.id}: under other seeds its map moves as far as a zero or unrelated map would "
+                f"(limits: relative L2 {tol.max_relative_l2:.3g}, rank correlation {1 - tol.max_rank_distance:.3g}), "
+                "so the snapshot cannot tell a change from the dice; raise the method's samples"
+            )

@@ -44,6 +44,8 @@ class CaseRun:
     seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _attribution: torch.Tensor | None = field(default=None, repr=False)
     _sensitivity: dict[int, float] = field(default_factory=dict, repr=False)
+    _other_seeds: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+    _logits: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -70,6 +72,23 @@ class CaseRun:
                 )
         return self._attribution
 
+    def attribution_under(self, seed: int) -> torch.Tensor:
+        """The clean attribution with the method draws of another seed (calibration), cached."""
+        if seed == self.run_seed:
+            return self.attribution()
+        if seed not in self._other_seeds:
+            self._other_seeds[seed] = self.explainer.with_draws(method_draws(seed, self.key))(self.inputs, target=self.target)
+        return self._other_seeds[seed]
+
+    def logits(self) -> torch.Tensor:
+        """The model's logits for the case's input (``1 x classes``), cached."""
+        if self._logits is None:
+            import torch
+
+            with torch.no_grad():
+                self._logits = self.explainer.model(self.inputs).detach()
+        return self._logits
+
     def perturbations(self, run_seed: int | None = None) -> torch.Tensor:
         """This case's perturbations, ``[1, n_perturb_samples, C, H, W]`` on the CPU (their own stream)."""
         from xai_eval.measure.sensitivity import uniform_perturbations
@@ -85,11 +104,8 @@ class CaseRun:
         if seed not in self._sensitivity:
             from xai_eval.measure.sensitivity import max_sensitivity
 
-            if seed == self.run_seed:
-                explainer, original = self.explainer, self.attribution()
-            else:
-                explainer = self.explainer.with_draws(method_draws(seed, self.key))
-                original = explainer(self.inputs, target=self.target)
+            original = self.attribution_under(seed)
+            explainer = self.explainer if seed == self.run_seed else self.explainer.with_draws(method_draws(seed, self.key))
             start = time.perf_counter()
             values = max_sensitivity(
                 explainer,

@@ -9,10 +9,11 @@ import shlex
 
 import pytest
 
-from xai_eval.gate.assertions import CASE_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY
+from xai_eval.gate.assertions import CASE_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY
 from xai_eval.gate.baselines import UPDATE_FLAG
 from xai_eval.gate.session import XaiSession
-from xai_eval.records.results import CaseResult, SanityRecord
+from xai_eval.records.keys import CaseKey
+from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
 _FLAGS = {"--xai-update-baselines", "--xai-strict", "--xai-strict-weights"}
 _DROPPED = {"--xai-update-baselines", "--xai-calibrate"}
@@ -53,6 +54,38 @@ def xai_options(args: list[str]) -> list[str]:
     return kept
 
 
+WITNESSES = {"test_max_sensitivity": "sensitivity", "test_snapshot": "snapshot", "test_fingerprint": "fingerprint"}
+
+
+def witness_of(nodeid: str, when: str) -> str:
+    """Which check a failing report of a case is: sensitivity, snapshot, fingerprint or ``sanity (NAME)``;
+    ``setup`` when the case could not even be built (bad model, method that raises)."""
+    if when != "call":
+        return "setup"
+    function = nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+    return WITNESSES.get(function, f"sanity ({function.removeprefix('test_')})")
+
+
+def _save_snapshots(xs: XaiSession) -> tuple[int, int]:
+    from xai_eval.gate.snapshots import SnapshotStore
+    from xai_eval.measure.fingerprint import Fingerprint
+    from xai_eval.measure.similarity import MapTolerance, Snapshot
+    from xai_eval.records.maps import decode_array
+
+    maps, prints = [], []
+    for r in xs.snapshot_results:
+        if r.witness == "fingerprint":
+            prints.append((r.key, Fingerprint.from_json(r.measured)))
+        else:
+            tolerance = r.measured.get("tolerance")
+            snapshot = Snapshot(decode_array(r.measured["values"]), float(r.measured["scale"]))
+            maps.append((r.key, snapshot, None if tolerance is None else MapTolerance(**tolerance)))
+    current = SnapshotStore.load(xs.settings.snapshots_folder)  # xdist's controller never prepared the session
+    store, n_updated, n_new = current.updated(maps, prints)
+    store.save(r.key.profile for r in xs.snapshot_results)
+    return n_updated, n_new
+
+
 class ResultCollector:
     """Gathers case results from test reports and acts at the end of the run."""
 
@@ -61,6 +94,8 @@ class ResultCollector:
         self.xs = session
         self.case_outcomes: dict[str, str] = {}
         self.skips: dict[str, str] = {}
+        self.witnesses: dict[CaseKey, list[str]] = {}
+        """Per failing case, the checks that caught it (in test order)."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         is_case = any(name == CASE_PROPERTY for name, _ in report.user_properties)
@@ -70,10 +105,17 @@ class ResultCollector:
                 self.skips[report.nodeid] = skip_reason(report)
             if report.when == "call" or outcome != "passed":
                 self.case_outcomes[report.nodeid] = outcome
+        if is_case and report.failed:
+            key = CaseKey(*next(value for name, value in report.user_properties if name == CASE_PROPERTY))
+            witness = witness_of(report.nodeid, report.when)
+            if witness not in self.witnesses.setdefault(key, []):
+                self.witnesses[key].append(witness)
         if report.when != "call":
             return
         for name, value in report.user_properties:
-            if name == RESULT_PROPERTY:
+            if name == SNAPSHOT_PROPERTY:
+                self.xs.snapshot_results.append(SnapshotResult.from_property(value))
+            elif name == RESULT_PROPERTY:
                 self.xs.results.append(CaseResult.from_property(value))
             elif name == SANITY_PROPERTY:
                 self.xs.sanity.append(SanityRecord.from_property(value, _outcome(report)))
@@ -97,6 +139,8 @@ class ResultCollector:
             store, n_updated, n_new = current.updated(accepted)
             store.save()
             xs.update_counts = (n_updated, n_new)
+        if xs.settings.update_baselines and xs.snapshot_results:
+            xs.snapshot_counts = _save_snapshots(xs)
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -123,6 +167,14 @@ class ResultCollector:
                 calibrated = f", calibrated under {xs.settings.calibrate} other seeds" if xs.settings.calibrate else ""
                 tr.write_line("")
                 tr.write_line(f"xai-eval: baselines written to {xs.settings.baselines}: {n_updated} updated, {n_new} new{calibrated}")
+        if xs.snapshot_counts is not None:
+            n_updated, n_new = xs.snapshot_counts
+            tr.write_line(f"xai-eval: snapshots written to {xs.settings.snapshots_folder}: {n_updated} updated, {n_new} new")
+        if self.witnesses:
+            tr.section("xai-eval failing cases, by the check that caught them")
+            for key, witnesses in sorted(self.witnesses.items(), key=lambda kv: str(kv[0])):
+                tr.write_line(f"{key}: {', '.join(witnesses)}")
+        if xs.results or xs.snapshot_results:
             self._accept_command(tr)
         if self.case_outcomes:
             tr.write_line("")
@@ -142,13 +194,14 @@ class ResultCollector:
                 tr.write_line(f"  {r.nodeid}: {r.value:.6g} (threshold {r.threshold:.6g})")
 
     def _accept_command(self, tr: pytest.TerminalReporter) -> None:
-        failing = [r for r in self.xs.results if r.status in ("regressed", "missing")]
+        failing = [r.nodeid for r in self.xs.results if r.status in ("regressed", "missing")]
+        failing += [r.nodeid for r in self.xs.snapshot_results if r.status in ("changed", "missing")]
         if not failing:
             return
         options = xai_options(list(self.config.invocation_params.args))
-        command = shlex.join(["pytest", *options, UPDATE_FLAG, *(r.nodeid for r in failing)])
+        command = shlex.join(["pytest", *options, UPDATE_FLAG, *failing])
         tr.write_line("")
-        tr.write_line(f"xai-eval: {len(failing)} case(s) outside their baselines; to accept the new values run: {command}")
+        tr.write_line(f"xai-eval: {len(failing)} check(s) outside their baselines or snapshots; to accept the new values run: {command}")
 
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 import pytest
 
 from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
-from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate
+from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
 from xai_eval.gate.cases import CaseRun
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.session import XaiSession
@@ -147,6 +147,13 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, o
 def xai_baselines(request: pytest.FixtureRequest, xai_session: XaiSession) -> BaselineGate:
     """Asserts a case's value against the baselines file: ``xai_baselines.check(case, value)``."""
     return BaselineGate(request.node, xai_session)
+
+
+@pytest.fixture
+def xai_snapshots(request: pytest.FixtureRequest, xai_session: XaiSession) -> SnapshotGate:
+    """Asserts a case's explanation against its snapshot and the model against its fingerprint:
+    ``xai_snapshots.check_snapshot(case)``, ``xai_snapshots.check_fingerprint(case)``."""
+    return SnapshotGate(request.node, xai_session)
 
 
 @pytest.hookimpl(wrapper=True)

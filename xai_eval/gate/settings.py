@@ -23,7 +23,7 @@ DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
 MIN_CALIBRATION_SEEDS = 5
 KNOWN_KEYS = {
     "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
-    "benchmark_rounds", "seed", "strict", "threads", "profiles",
+    "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots",
 }
 
 
@@ -37,6 +37,8 @@ class Settings:
     """Empty means every registered method."""
     images: Path = Path(DEFAULT_IMAGES)
     baselines: Path = Path(DEFAULT_BASELINES)
+    snapshots: Path | None = None
+    """Folder of the explanation snapshots and model fingerprints (None: ``snapshots/`` beside the baselines)."""
     update_baselines: bool = False
     strict_weights: bool = False
     resnet18_weights: str | None = None
@@ -58,6 +60,10 @@ class Settings:
     config_file: str = "pyproject.toml"
     """Where ``[tool.xai_eval]`` was read from (for messages)."""
 
+    @property
+    def snapshots_folder(self) -> Path:
+        return self.snapshots if self.snapshots is not None else self.baselines.parent / "snapshots"
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``--xai-*`` options (also used by the tests of the option parsing)."""
@@ -70,6 +76,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-method", action="append", default=None, metavar="NAME", help="only this method (repeatable)")
     group.addoption("--xai-images", default=None, metavar="DIR", help="folder with manifest.toml and photos")
     group.addoption("--xai-baselines", default=None, metavar="FILE", help="baselines JSON file")
+    group.addoption(
+        "--xai-snapshots", default=None, metavar="DIR",
+        help="folder of explanation snapshots and model fingerprints (default: snapshots/ beside the baselines file)",
+    )
     group.addoption(
         "--xai-update-baselines", action="store_true", default=False,
         help="accept the measured values: rewrite the entries of the cases that ran",
@@ -208,6 +218,7 @@ def resolve(config: pytest.Config) -> Settings:
         methods=read.names("--xai-method", "methods", ()),
         images=images,
         baselines=baselines,
+        snapshots=read.path("--xai-snapshots", "snapshots", None),
         update_baselines=bool(config.getoption("--xai-update-baselines")) or calibrate > 0,
         strict_weights=strict or read.flag("--xai-strict-weights", "strict_weights"),
         resnet18_weights=None if weights_path is None else str(weights_path),

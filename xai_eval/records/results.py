@@ -95,3 +95,26 @@ def write_results(
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """One case's snapshot or fingerprint comparison (``witness``), and what the update would store."""
+
+    key: CaseKey
+    nodeid: str
+    witness: str
+    """``snapshot`` (the explanation's map) or ``fingerprint`` (the model's logits on the image)."""
+    status: str
+    """``pass``, ``changed``, ``missing`` or ``updated``."""
+    detail: str
+    measured: dict[str, Any]
+    """What the update stores: a map's float16 values (base64), scale and calibrated tolerance, or a fingerprint."""
+
+    def to_property(self) -> dict[str, Any]:
+        return {"key": self.key.to_list(), "nodeid": self.nodeid, "witness": self.witness, "status": self.status,
+                "detail": self.detail, "measured": self.measured}
+
+    @classmethod
+    def from_property(cls, data: dict[str, Any]) -> SnapshotResult:
+        return cls(CaseKey(*data["key"]), data["nodeid"], data["witness"], data["status"], data["detail"], data["measured"])
