@@ -1,0 +1,167 @@
+"""The gate as a detector: regressions injected into a real ``pytest suites/`` run must fail it in every
+affected case, and benign changes must pass it.
+
+Each test runs the shipped suites in a subprocess on efficientnet_lite0 and the coffee photo (quick
+profile), with the regression injected through a public extension point (``tests/mutants.py``: a
+registered method, a ``module:callable`` model wrapping the default one, a manifest, an option). The
+model ``tests.mutants:lite0`` is gated against the committed baselines and snapshots of
+efficientnet_lite0, copied under its id once per test session: unmutated, it *is* that model, so the
+tolerances are the shipped, calibrated ones.
+
+Model-level mutations run only ``suites/test_snapshot.py`` (the fingerprint is their witness and the
+cheapest full view of every case); method-level ones and benign changes run the sensitivity, snapshot
+and sanity suites. Each test prints its row of the detection table (run with ``-s`` to see them).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "tests.mutants:lite0"
+MODEL_ID = "tests.mutants.lite0"
+SOURCE_MODEL = "efficientnet_lite0"
+IMAGE = "coffee"
+METHODS = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop", "GuidedGradCAM")
+GATE_SUITES = ("suites/test_sensitivity.py", "suites/test_snapshot.py", "suites/test_sanity.py")
+SNAPSHOT_SUITE = ("suites/test_snapshot.py",)
+
+pytestmark = pytest.mark.mutation
+
+
+@dataclass(frozen=True)
+class GateRun:
+    returncode: int
+    failed: dict[str, list[str]]
+    """Method -> the checks (witnesses) whose tests failed or errored for the coffee case."""
+    ran: dict[str, int]
+    """Method -> how many of its tests ran (passed, failed or inconclusive)."""
+    summary: dict[str, str]
+    """Method -> the summary's 'caught by' line for the case."""
+    output: str
+
+
+def _copy_entries(source: dict, model_from: str, model_to: str) -> None:
+    for models in source.values():
+        if model_from in models:
+            models[model_to] = json.loads(json.dumps(models[model_from]))
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Baselines, snapshots and manifests for ``tests.mutants.lite0``, copied from efficientnet_lite0's."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("mutations")
+    baselines = json.loads((REPO / "fixtures/baselines/max_sensitivity.json").read_text())
+    _copy_entries(baselines["profiles"], SOURCE_MODEL, MODEL_ID)
+    (root / "baselines.json").write_text(json.dumps(baselines))
+    snapshots = root / "snapshots"
+    snapshots.mkdir()
+    data = json.loads((REPO / "fixtures/baselines/snapshots/quick.json").read_text())
+    data["models"][MODEL_ID] = data["models"][SOURCE_MODEL]
+    (snapshots / "quick.json").write_text(json.dumps(data))
+    with np.load(REPO / "fixtures/baselines/snapshots/quick.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays |= {name.replace(SOURCE_MODEL, MODEL_ID, 1): values for name, values in arrays.items() if name.startswith(SOURCE_MODEL)}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    (snapshots / "quick.npz").write_bytes(buffer.getvalue())
+    manifest = (REPO / "fixtures/images/manifest.toml").read_text()
+    coffee = "[[image]]" + next(block for block in manifest.split("[[image]]") if f'id = "{IMAGE}"' in block)
+    coffee = coffee.replace('file = "coffee.png"', f'file = "{(REPO / "fixtures/images/coffee.png").as_posix()}"')
+    for name, text in (("images", coffee), ("images_label_plus_1", coffee.replace("label = 967", "label = 968"))):
+        (root / name).mkdir()
+        (root / name / "manifest.toml").write_text("# NOT a measurement: a test's copy of the fixture manifest\n" + text)
+    return root
+
+
+def run_gate(project: Path, mutation: str, suites: tuple[str, ...], methods: tuple[str, ...] = METHODS,
+             *options: str, images: str = "images") -> GateRun:
+    """``pytest suites/...`` in a subprocess with ``XAI_MUTATION=mutation``; its outcomes per method."""
+    junit = project / f"junit-{mutation or 'none'}-{len(os.listdir(project))}.xml"
+    command = [
+        sys.executable, "-m", "pytest", *suites, "-p", "tests.mutants", "-p", "no:cacheprovider", "-q",
+        "--xai-model", MODEL, "--xai-images", str(project / images), "--xai-baselines", str(project / "baselines.json"),
+        "--xai-snapshots", str(project / "snapshots"), f"--junitxml={junit}",
+        *(arg for method in methods for arg in ("--xai-method", method)), *options,
+    ]
+    env = os.environ | {"XAI_MUTATION": mutation, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    failed: dict[str, list[str]] = {}
+    ran: dict[str, int] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if case.get("name", "").endswith("[NOTSET]"):
+            continue  # a suite whose methods marker selected none of this run's methods
+        match = re.fullmatch(rf"test_(\w+)\[{re.escape(MODEL_ID)}-(.+)-{IMAGE}\]", case.get("name", ""))
+        assert match, f"unexpected test {case.get('name')}\n{output[-3000:]}"
+        check, method = match.groups()
+        outcome = {child.tag for child in case} & {"failure", "error", "skipped"}
+        if "skipped" in outcome and "inconclusive" not in (case.find("skipped").get("message") or ""):  # type: ignore[union-attr]
+            continue  # a case that did not run (strict is off here); never counted as a detection
+        ran[method] = ran.get(method, 0) + 1
+        if outcome & {"failure", "error"}:
+            failed.setdefault(method, []).append(check)
+    summary = {
+        m.group(1): m.group(2)
+        for m in re.finditer(rf"^quick/{re.escape(MODEL_ID)}/(.+?)/{IMAGE}: (.+)$", output, flags=re.MULTILINE)
+    }
+    return GateRun(done.returncode, failed, ran, summary, output)
+
+
+def _row(name: str, run: GateRun, affected: tuple[str, ...]) -> str:
+    caught = [m for m in affected if m in run.failed]
+    witnesses = sorted({run.summary.get(m, "?") for m in caught})
+    return f"| {name} | {len(affected)} | {len(caught)} | {'; '.join(witnesses)} |"
+
+
+MUTATIONS = [
+    # name, suites, methods affected, extra options, images
+    ("noise_off", GATE_SUITES, ("IG-SG", "IG-VG"), (), "images"),
+    ("ig_4_steps", GATE_SUITES, ("IG",), (), "images"),
+    ("gbp_no_rewrite", GATE_SUITES, ("GuidedBackprop",), (), "images"),
+    ("lrp_unadapted", GATE_SUITES, ("LRP",), (), "images"),
+    ("gradcam_early", GATE_SUITES, ("GuidedGradCAM",), (), "images"),
+    ("train_mode", SNAPSHOT_SUITE, METHODS, (), "images"),
+    ("no_normalize", SNAPSHOT_SUITE, METHODS, (), "images"),
+    ("weights_drift", SNAPSHOT_SUITE, METHODS, (), "images"),
+    ("target_plus_1", SNAPSHOT_SUITE, METHODS, (), "images_label_plus_1"),
+]
+
+
+@pytest.mark.parametrize(("mutation", "suites", "affected", "options", "images"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_regression_fails_the_gate_in_every_affected_case(project, mutation, suites, affected, options, images) -> None:
+    run = run_gate(project, mutation if mutation != "target_plus_1" else "", suites, affected, *options, images=images)
+    print(_row(mutation, run, affected))
+    assert run.returncode == 1, run.output[-3000:]
+    missed = [method for method in affected if method not in run.failed]
+    assert not missed, f"{mutation}: the gate passed {missed}\n{run.output[-3000:]}"
+    for method in affected:  # the summary names the witness of every failing case
+        assert run.summary.get(method), f"{mutation}: no 'caught by' line for {method}\n{run.output[-3000:]}"
+
+
+BENIGN = [
+    ("another_seed", "", ("--xai-seed", "3")),
+    ("one_thread", "", ("--xai-threads", "1")),
+    ("nchw_model", "nchw", ()),
+    ("other_batch_sizes", "batch_sizes", ()),
+]
+
+
+@pytest.mark.parametrize(("name", "mutation", "options"), BENIGN, ids=[b[0] for b in BENIGN])
+def test_benign_change_passes_the_gate(project, name, mutation, options) -> None:
+    run = run_gate(project, mutation, GATE_SUITES, METHODS, *options)
+    print(f"| {name} (benign) | {len(METHODS)} | {len(run.failed)} | {'; '.join(sorted(set(run.summary.values()))) or '-'} |")
+    assert run.returncode == 0 and not run.failed, f"{name}: {run.failed}\n{run.output[-3000:]}"
+    assert set(run.ran) == set(METHODS), run.output[-3000:]  # nothing went green by not running
