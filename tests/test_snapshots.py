@@ -208,15 +208,35 @@ def test_changed_model_fails_fingerprint_and_snapshot_in_every_case_naming_the_w
     buffer = io.BytesIO()
     np.savez(buffer, **arrays, **{k.replace("tinynet.build", "tinynet_drift.build"): v for k, v in arrays.items()})
     (snapshot_project.path / "snapshots" / "quick.npz").write_bytes(buffer.getvalue())
-    result = snapshot_project.runpytest("test_snapshot.py", "--xai-model", "tinynet_drift:build")
+    result = snapshot_project.runpytest("test_snapshot.py", "--xai-model", "tinynet_drift:build", "--xai-results", "out.json")
     result.assert_outcomes(failed=8)
     result.stdout.fnmatch_lines([
         "*model fingerprint of tinynet_drift.build-IG-a changed: target logit*",
         "*explanation of tinynet_drift.build-LRP-b moved from its snapshot: relative L2*",
         "*xai-eval failing cases, by the check that caught them*",
         "quick/tinynet_drift.build/IG/a: fingerprint, snapshot",
-        "*to accept the new values run: pytest --xai-model tinynet_drift:build --xai-update-baselines*",
+        "*to accept the new values run: pytest --xai-model tinynet_drift:build --xai-results out.json --xai-update-baselines*",
     ])
+
+
+    from xai_eval.report.cli import main
+
+    out = snapshot_project.path / "figures"
+    assert main(["snapshots", str(snapshot_project.path / "out.json"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"snapshot-tinynet_drift.build-{m}-{i}.png" for m in ("IG", "LRP") for i in ("a", "b")
+    ]
+    assert all(p.stat().st_size > 5000 for p in out.iterdir())
+
+
+def test_snapshots_command_rejects_a_file_that_is_not_a_results_file(tmp_path, capsys) -> None:
+    from xai_eval.report.cli import main
+
+    (tmp_path / "bench.json").write_text(json.dumps({"benchmarks": []}))
+    assert main(["snapshots", str(tmp_path / "bench.json"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not an xai-eval results file (no 'cases' list); re-create it with: pytest suites/ --xai-results" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_uninformative_snapshot_is_inconclusive_not_pass(snapshot_project: pytest.Pytester) -> None:

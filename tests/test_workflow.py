@@ -147,7 +147,7 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
     case = by_case["IG", "a"]
     assert case["max_sensitivity"]["value"] >= 0 and case["max_sensitivity"]["status"] == "updated"
     assert case["sanity"]["well_formed"] == {"outcome": "passed", "ok": True, "detail": "well-formed"}
-    assert set(case["sanity"]["randomization"]) == {"outcome", "classifier", "last block", "whole network"}
+    assert set(case["sanity"]["randomization"]) == {"outcome", "last block", "whole network"}
 
 
 def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: pytest.Pytester) -> None:

@@ -154,6 +154,8 @@ class SnapshotGate:
                   f"{d.rank_correlation:.3g} (limit {1 - tol.max_rank_distance:.3g})")
         measured |= {"relative_l2": d.relative_l2, "rank_correlation": d.rank_correlation}
         status = "updated" if self.update else "changed" if not tol.allows(d) else "pass" if tol.informative else "inconclusive"
+        if status == "changed":  # for `xai-eval snapshots RESULTS.json`, which draws both
+            measured |= {"stored": encode_array(entry.snapshot.values), "stored_scale": entry.snapshot.scale}
         self._report(case, "snapshot", status, detail, measured)
         if status == "changed":
             raise AssertionError(

@@ -126,10 +126,10 @@ class ResultCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         xs = self.xs
-        if xs.settings.results is not None and (xs.results or xs.sanity):
+        if xs.settings.results is not None and (xs.results or xs.sanity or xs.snapshot_results):
             from xai_eval.records.results import write_results
 
-            write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info())
+            write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info(), xs.snapshot_results)
         if xs.settings.update_baselines and xs.results:
             from xai_eval.gate.baselines import BaselineStore
             from xai_eval.measure.spread import Spread
@@ -153,7 +153,7 @@ class ResultCollector:
             tr.section(f"xai-eval sanity (profile {xs.settings.profile})")
             for line in aligned(sanity_summary(xs.sanity)):
                 tr.write_line(line)
-        if xs.settings.results is not None and (xs.results or xs.sanity):
+        if xs.settings.results is not None and (xs.results or xs.sanity or xs.snapshot_results):
             tr.write_line(f"xai-eval: results written to {xs.settings.results}")
         if xs.results:
             tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile}, seed {xs.settings.seed})")

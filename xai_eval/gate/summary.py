@@ -44,7 +44,7 @@ def sanity_summary(sanity: Sequence[SanityRecord]) -> list[tuple[str, ...]]:
         elif item.check == "conservation":
             text = f"err {_number(v['bias_free_relative_error'], 2)}, kept {_number(v['retained_share'], 2)}"
         elif item.check == "randomization":
-            text = " / ".join(_number(v[stage], 2) for stage in ("classifier", "last block", "whole network"))
+            text = " / ".join(_number(v[stage], 2) for stage in ("last block", "whole network"))
         elif item.check == "target_dependence":
             text = f"change {_number(v['relative_change'], 2)}"
         else:
@@ -52,7 +52,7 @@ def sanity_summary(sanity: Sequence[SanityRecord]) -> list[tuple[str, ...]]:
         mark = {"failed": " FAIL", "xfailed": " (xfail)", "xpassed": " XPASS"}.get(item.outcome, "")
         cells.setdefault((item.key.model, item.key.method, item.key.image), {})[item.check] = text + mark
     header = ("model", "method", "image", "well-formed", "completeness", "conservation (bias-free)",
-              "rand. rho cls/last/all", "determ.", "target")
+              "rand. rho last/all", "determ.", "target")
     rows = [header]
     for (model, method, image), row in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
         rows.append((model, method, image, *(row.get(check, "-") for check in checks)))

@@ -66,8 +66,11 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
-def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) -> dict[CaseKey, dict[str, Any]]:
-    """One record per case: its max sensitivity (if run) and each sanity check's values and outcome."""
+def case_records(
+    results: Sequence[CaseResult], sanity: Sequence[SanityRecord], snapshots: Sequence[SnapshotResult] = ()
+) -> dict[CaseKey, dict[str, Any]]:
+    """One record per case: its max sensitivity (if run), each sanity check's values and outcome, and its
+    snapshot and fingerprint comparisons (with the maps of a changed snapshot, for drawing)."""
     records: dict[CaseKey, dict[str, Any]] = {}
 
     def record(key: CaseKey) -> dict[str, Any]:
@@ -83,14 +86,19 @@ def case_records(results: Sequence[CaseResult], sanity: Sequence[SanityRecord]) 
     for item in sanity:
         values = {name: _finite_or_none(value) for name, value in item.values.items()}
         record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
+    for snap in snapshots:
+        kept = {k: _finite_or_none(v) for k, v in snap.measured.items() if k != "values" or snap.status == "changed"}
+        record(snap.key)[snap.witness] = {"status": snap.status, "detail": snap.detail, **kept}
     return records
 
 
 def write_results(
-    path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord], run: dict[str, Any] | None = None
+    path: Path, results: Sequence[CaseResult], sanity: Sequence[SanityRecord], run: dict[str, Any] | None = None,
+    snapshots: Sequence[SnapshotResult] = (),
 ) -> None:
     """Write every case record to ``path`` as JSON, atomically; ``run`` says how (seed, threads, ...)."""
-    cases = [records for _, records in sorted(case_records(results, sanity).items(), key=lambda kv: str(kv[0]))]
+    records = case_records(results, sanity, snapshots)
+    cases = [record for _, record in sorted(records.items(), key=lambda kv: str(kv[0]))]
     data = {"schema_version": RESULTS_SCHEMA_VERSION, "run": run or {}, "cases": cases}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 

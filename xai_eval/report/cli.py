@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="Table I (table.md, table.csv) and Fig. 1 (fig1.png) of one run")
     report.add_argument("run", type=Path, metavar="RUN.json")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    snapshots = commands.add_parser(
+        "snapshots", help="draw each changed explanation next to its snapshot, from `pytest suites/ --xai-results RESULTS.json`"
+    )
+    snapshots.add_argument("results", type=Path, metavar="RESULTS.json")
+    snapshots.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     compare = commands.add_parser("compare", help="runtime and max sensitivity per method across runs")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the reference")
     compare.add_argument(
@@ -56,6 +61,16 @@ def _report(args: argparse.Namespace) -> int:
         raise XaiEvalError(f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror}); give a writable folder") from None
     print(to_markdown(table(run)))
     print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    from xai_eval.report.snapshots import changed_cases, write_snapshot_figures
+
+    changed_cases(args.results)  # a bad file is reported before any folder is made
+    _output_folder(args.out)
+    written = write_snapshot_figures(args.results, args.out)
+    print("wrote " + ", ".join(str(path) for path in written) if written else f"{args.results}: no snapshot changed")
     return 0
 
 
@@ -102,7 +117,7 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _report(args) if args.command == "report" else _compare(args)
+        return {"report": _report, "snapshots": _snapshots, "compare": _compare}[args.command](args)
     except XaiEvalError as exc:
         print(f"xai-eval: error: {exc}", file=sys.stderr)
         return 2

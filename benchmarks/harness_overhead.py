@@ -1,0 +1,60 @@
+"""Harness overhead: xai-eval's max sensitivity of one gate case against the same raw Captum calls.
+
+    python benchmarks/harness_overhead.py --method IG --repeats 5
+
+Both sides do the same explanation work on the same model, input, target and settings (quick profile,
+efficientnet_lite0 in channels_last, the coffee photo): one clean explanation and ``n_perturb_samples``
+perturbed ones, measured by ``captum.metrics.sensitivity_max``. xai-eval adds its paired draws, the
+perturbations drawn from the case's stream, explaining one example at a time and the contiguity and
+finiteness checks. Raw Captum is what a user would write by hand: the method's ``attribute`` and
+Captum's default perturbation (uniform in the same L-infinity ball). Target: overhead <= 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from common import gate_case, interleaved, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="IG", choices=("IG", "Occlusion"),
+                        help="a method Captum runs as is (no model rewrite, no random draws)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    from captum.metrics import sensitivity_max
+
+    case = gate_case(args.method, threads=args.threads)
+    profile, explainer = case.profile, case.explainer
+    kwargs = dict(explainer.kwargs)
+    raw = explainer.spec.resolve_class()(explainer.model)
+    baselines = explainer.baselines(case.inputs)
+
+    def xai_eval_case() -> float:
+        case._attribution, case._sensitivity = None, {}  # recompute the clean explanation too
+        return case.max_sensitivity()
+
+    def raw_captum() -> float:
+        def explain(inputs: torch.Tensor, target: int) -> torch.Tensor:
+            extra = {} if baselines is None else {"baselines": torch.zeros_like(inputs)}
+            return raw.attribute(inputs, target=target, **kwargs, **extra)
+
+        return float(sensitivity_max(explain, case.inputs, perturb_radius=profile.perturb_radius,
+                                     n_perturb_samples=profile.n_perturb_samples,
+                                     max_examples_per_batch=profile.max_examples_per_batch, target=case.target)[0])
+
+    print(f"efficientnet_lite0 / {args.method} / coffee, quick profile: {profile.n_perturb_samples} perturbations, "
+          f"radius {profile.perturb_radius}, max_examples_per_batch {profile.max_examples_per_batch}, "
+          f"{torch.get_num_threads()} thread(s), method arguments {kwargs}")
+    print(f"values: xai-eval {xai_eval_case():.4f}, raw Captum {raw_captum():.4f} (different perturbation draws)")
+    times = interleaved({"xai-eval CaseRun.max_sensitivity": xai_eval_case, "raw captum sensitivity_max": raw_captum}, args.repeats)
+    report(times, "raw captum sensitivity_max")
+
+
+if __name__ == "__main__":
+    main()

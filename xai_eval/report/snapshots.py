@@ -1,0 +1,63 @@
+"""Draw each changed explanation next to its snapshot, from a gate run's results file (``--xai-results``).
+
+Reads only the results JSON: a changed snapshot carries both maps there, so this needs neither the model
+nor the snapshots folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from xai_eval.errors import XaiEvalError
+
+RERUN = "re-create it with: pytest suites/ --xai-results RESULTS.json"
+
+
+def changed_cases(path: Path) -> list[dict[str, Any]]:
+    """The case records of ``path`` whose snapshot changed; one-line errors for a file that is not a results file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise XaiEvalError(f"{path}: no such file; {RERUN}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise XaiEvalError(f"{path}: not valid JSON ({exc}); {RERUN}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+        raise XaiEvalError(f"{path}: not an xai-eval results file (no 'cases' list); {RERUN}")
+    return [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("status") == "changed"]
+
+
+def draw(case: dict[str, Any], path: Path) -> None:
+    """Snapshot | current | current - snapshot, on one colour scale for the first two."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from xai_eval.records.maps import decode_array
+
+    snap = case["snapshot"]
+    stored = decode_array(snap["stored"]).astype(np.float64) * snap["stored_scale"]
+    current = decode_array(snap["values"]).astype(np.float64) * snap["scale"]
+    limit = max(float(np.abs(stored).max()), float(np.abs(current).max())) or 1.0
+    fig = Figure(figsize=(12, 4.4), dpi=100)
+    axes = fig.subplots(1, 3)
+    for ax, values, title in ((axes[0], stored, "snapshot"), (axes[1], current, "current"), (axes[2], current - stored, "current - snapshot")):
+        ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.suptitle(f"{case['profile']}/{case['model']}/{case['method']}/{case['image']}: {snap['detail']}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.savefig(path)
+
+
+def write_snapshot_figures(results: Path, out: Path) -> list[Path]:
+    """One PNG per changed snapshot in ``out``; the list of files written (empty if none changed)."""
+    written = []
+    for case in changed_cases(results):
+        path = out / f"snapshot-{case['model']}-{case['method']}-{case['image']}.png"
+        draw(case, path)
+        written.append(path)
+    return written
