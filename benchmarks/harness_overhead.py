@@ -40,8 +40,8 @@ def main() -> None:
         return case.max_sensitivity()
 
     def raw_captum() -> float:
-        def explain(inputs: torch.Tensor, target: int) -> torch.Tensor:
-            extra = {} if baselines is None else {"baselines": torch.zeros_like(inputs)}
+        def explain(inputs: tuple[torch.Tensor, ...], target: int) -> tuple[torch.Tensor, ...]:
+            extra = {} if baselines is None else {"baselines": tuple(torch.zeros_like(t) for t in inputs)}
             return raw.attribute(inputs, target=target, **kwargs, **extra)
 
         return float(sensitivity_max(explain, case.inputs, perturb_radius=profile.perturb_radius,

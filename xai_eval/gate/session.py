@@ -194,11 +194,9 @@ class XaiSession:
     def _inputs(self, bundle: ModelBundle, model: str, image: ImageEntry) -> Any:
         """The preprocessed image batch, loaded and label-checked once per (model, image)."""
         if (model, image.id) not in self._batches:
+            # Inputs stay NCHW even for a channels_last model: measured on 2 cores, Lite0's IG takes 1.6 s with
+            # NCHW inputs and 2.5 s with channels_last ones (the gradient w.r.t. the input is the slow part).
             inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
-            if bundle.channels_last:
-                import torch
-
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
             self._check_label(bundle, image, inputs)
             self._batches[model, image.id] = inputs
         return self._batches[model, image.id]

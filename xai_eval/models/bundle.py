@@ -23,9 +23,10 @@ class ModelBundle:
         name: the name used in messages; defaults to the registry name or ``module.callable``
             (test ids and baselines always use those, so they are known before any model loads).
         categories: optional class names, indexed by class.
-        channels_last: run the model and its inputs in ``torch.channels_last`` memory format (a per-model
+        channels_last: keep the model's weights in ``torch.channels_last`` memory format (a per-model
             choice: faster where depthwise convolutions dominate, as in EfficientNet-Lite0; measured in
-            the README's cost table). Explanations are made contiguous before any metric sees them.
+            the README's cost table). Inputs stay NCHW (faster for input gradients); explanations are
+            made contiguous before any metric sees them.
         last_block: dotted path of the last block, randomised by the model-parameter randomisation
             check before the whole network; empty means ``gradcam_layer`` (filled in when the gate loads it).
     """
