@@ -44,7 +44,7 @@ class Settings:
     resnet18_weights: str | None = None
     device: str = "cpu"
     benchmark_rounds: int = 3
-    """Timed rounds per runtime case (after one warm-up round)."""
+    """Timed rounds per runtime case (after the case's clean attribution, the warm-up)."""
     results: Path | None = None
     """Where to write every case's max sensitivity and sanity results as JSON (None: don't)."""
     seed: int = 0
@@ -108,7 +108,7 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--xai-benchmark-rounds", type=int, default=None, metavar="N",
-        help="timed rounds per runtime case, after one warm-up (default 3; use more for precise comparisons)",
+        help="timed rounds per runtime case, after the case's clean attribution as warm-up (default 3; use more for precise comparisons)",
     )
     group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
 
