@@ -8,9 +8,10 @@ model ``tests.mutants:lite0`` is gated against the committed baselines and snaps
 efficientnet_lite0, copied under its id once per test session: unmutated, it *is* that model, so the
 tolerances are the shipped, calibrated ones.
 
-Model-level mutations run only ``suites/test_snapshot.py`` (the fingerprint is their witness and the
-cheapest full view of every case); method-level ones run the sensitivity, snapshot and sanity suites on
-the methods they change; benign changes: see :func:`test_benign_change_passes_the_gate`. Each test prints its row of the detection table (run with ``-s`` to see them).
+Model-level mutations run only ``suites/test_snapshot.py`` (the fingerprint, or for a training-mode
+model the one-line refusal at setup, is their witness, and it is the cheapest full view of every case); method-level ones run the sensitivity, snapshot and sanity suites on
+the methods they change; benign changes: see :func:`test_benign_change_passes_the_gate`. The unmutated
+gate itself (seed 0, every suite, every photo) is CI's own run, ``pytest suites/ --xai-strict``. Each test prints its row of the detection table (run with ``-s`` to see them).
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ pytestmark = pytest.mark.mutation
 class GateRun:
     returncode: int
     failed: dict[str, list[str]]
-    """Method -> the checks (witnesses) whose tests failed or errored for the coffee case."""
+    """Method -> the checks (witnesses) whose tests failed for the coffee case; ``setup`` for a case
+    that errored before its check ran."""
+    messages: dict[str, list[str]]
+    """Method -> the first line of each failure or error (to tell a gate verdict from a crash)."""
     ran: dict[str, int]
-    """Method -> how many of its tests ran (passed, failed or inconclusive)."""
+    """Method -> how many of its tests ran (passed, failed, inconclusive or expected to fail)."""
+    skipped: dict[str, list[str]]
+    """Method -> the reasons of its tests that did not run (strict is off here)."""
     summary: dict[str, str]
     """Method -> the summary's 'caught by' line for the case."""
     output: str
@@ -100,24 +106,30 @@ def run_gate(project: Path, mutation: str, suites: tuple[str, ...], methods: tup
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     output = done.stdout + done.stderr
     failed: dict[str, list[str]] = {}
+    messages: dict[str, list[str]] = {}
     ran: dict[str, int] = {}
+    skipped: dict[str, list[str]] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         if case.get("name", "").endswith("[NOTSET]"):
             continue  # a suite whose methods marker selected none of this run's methods
         match = re.fullmatch(rf"test_(\w+)\[{re.escape(MODEL_ID)}-(.+)-{IMAGE}\]", case.get("name", ""))
         assert match, f"unexpected test {case.get('name')}\n{output[-3000:]}"
         check, method = match.groups()
-        outcome = {child.tag for child in case} & {"failure", "error", "skipped"}
-        if "skipped" in outcome and "inconclusive" not in (case.find("skipped").get("message") or ""):  # type: ignore[union-attr]
-            continue  # a case that did not run (strict is off here); never counted as a detection
+        children = {child.tag: child for child in case}
+        skip = children.get("skipped")
+        if skip is not None and skip.get("type") != "pytest.xfail" and "inconclusive" not in (skip.get("message") or ""):
+            skipped.setdefault(method, []).append(f"{check}: {skip.get('message')}")
+            continue  # a case that did not run; never counted as a detection or a pass
         ran[method] = ran.get(method, 0) + 1
-        if outcome & {"failure", "error"}:
-            failed.setdefault(method, []).append(check)
+        for tag in ("failure", "error"):
+            if tag in children:
+                failed.setdefault(method, []).append("setup" if tag == "error" else check)
+                messages.setdefault(method, []).append((children[tag].get("message") or "").splitlines()[0][:300])
     summary = {
         m.group(1): m.group(2)
         for m in re.finditer(rf"^quick/{re.escape(MODEL_ID)}/(.+?)/{IMAGE}: (.+)$", output, flags=re.MULTILINE)
     }
-    return GateRun(done.returncode, failed, ran, summary, output)
+    return GateRun(done.returncode, failed, messages, ran, skipped, summary, output)
 
 
 def _row(name: str, run: GateRun, affected: tuple[str, ...]) -> str:
@@ -140,14 +152,30 @@ MUTATIONS = [
 ]
 
 
+def is_verdict(message: str) -> bool:
+    """Whether a junit failure message is a verdict of the gate: an assertion of a check, a NaN value, or
+    one of xai-eval's one-line errors about the case (``<node id>: ...``, e.g. a NaN attribution). A crash
+    (TypeError, ...) or a missing baseline, snapshot or fingerprint must not count as caught."""
+    missing = ("no baseline entry", "has no entries for profile", "no explanation snapshot", "no model fingerprint",
+               "has no snapshots")
+    verdict = message.startswith(("AssertionError: ", "suites/", "Failed: max sensitivity of"))
+    return verdict and not any(text in message for text in missing)
+
+
 @pytest.mark.parametrize(("mutation", "suites", "affected", "options", "images"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
 def test_regression_fails_the_gate_in_every_affected_case(project, mutation, suites, affected, options, images) -> None:
     run = run_gate(project, mutation if mutation != "target_plus_1" else "", suites, affected, *options, images=images)
     print(_row(mutation, run, affected))
     assert run.returncode == 1, run.output[-3000:]
+    assert not run.skipped, f"{mutation}: cases that did not run: {run.skipped}"
     missed = [method for method in affected if method not in run.failed]
     assert not missed, f"{mutation}: the gate passed {missed}\n{run.output[-3000:]}"
-    for method in affected:  # the summary names the witness of every failing case
+    for method in affected:  # each failure is a verdict (or the one-line refusal of a training-mode model)
+        if mutation == "train_mode":  # refused at setup, in one line, for every case
+            wrong = [m for m in run.messages[method] if not (m.startswith("failed on setup") and "is in training mode" in m)]
+        else:
+            wrong = [m for m in run.messages[method] if not is_verdict(m)]
+        assert not wrong, f"{mutation}: {method} failed by something other than a verdict: {wrong}"
         assert run.summary.get(method), f"{mutation}: no 'caught by' line for {method}\n{run.output[-3000:]}"
 
 
@@ -170,4 +198,12 @@ def test_benign_change_passes_the_gate(project, name, mutation, options, suites,
     run = run_gate(project, mutation, suites, affected, *options)
     print(f"| {name} (benign) | {len(affected)} | {len(run.failed)} | {'; '.join(sorted(set(run.summary.values()))) or '-'} |")
     assert run.returncode == 0 and not run.failed, f"{name}: {run.failed}\n{run.output[-3000:]}"
-    assert set(run.ran) == set(affected), run.output[-3000:]  # nothing went green by not running
+    assert not run.skipped, f"{name}: cases that did not run: {run.skipped}"  # nothing went green by not running
+    assert run.ran == {method: expected_tests(method, suites) for method in affected}, run.output[-3000:]
+
+
+def expected_tests(method: str, suites: tuple[str, ...]) -> int:
+    """How many tests of the coffee case ``suites`` hold for ``method`` (1 image, so determinism runs too)."""
+    count = {"suites/test_sensitivity.py": 1, "suites/test_snapshot.py": 2}
+    sanity = 4 + (method in ("IG", "GradientSHAP")) + (method == "LRP")  # + completeness, conservation
+    return sum(sanity if suite == "suites/test_sanity.py" else count[suite] for suite in suites)

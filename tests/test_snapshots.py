@@ -104,6 +104,11 @@ def test_fingerprint_changes() -> None:
     assert fp.changes(entering, 1, stored) == []
     entering[0, 0] = 5.0
     assert fp.changes(entering, 1, stored) == ["logit of class 0 1 -> 5"]
+    nan = logits.clone()
+    nan[0, 1] = float("nan")  # a model that outputs NaN has changed
+    assert fp.changes(nan, 1, stored) == ["target logit 9 -> nan"]
+    with pytest.raises(ValueError, match="not finite"):
+        fp.Fingerprint.from_json(stored.to_json() | {"target_logit": float("nan")})
 
 
 # --- the store ----------------------------------------------------------------------------------
@@ -178,7 +183,8 @@ def snapshot_project(gate_project: pytest.Pytester) -> pytest.Pytester:
 def test_missing_snapshots_fail_with_the_command_then_update_then_pass(snapshot_project: pytest.Pytester) -> None:
     missing = snapshot_project.runpytest("test_snapshot.py")
     missing.assert_outcomes(failed=8)
-    missing.stdout.fnmatch_lines(["*has no snapshots for profile 'quick'; create them with: pytest suites/ --xai-profile quick --xai-update-baselines*"])
+    missing.stdout.fnmatch_lines(["*has no snapshots for profile 'quick'; create them (and calibrate their limits) with: "
+                                  "pytest suites/test_snapshot.py --xai-profile quick --xai-calibrate 5*"])
     updated = snapshot_project.runpytest("test_snapshot.py", "--xai-update-baselines")
     updated.assert_outcomes(passed=8)
     updated.stdout.fnmatch_lines(["*snapshots written to*snapshots: 0 updated, 6 new*"])  # 4 maps + 2 fingerprints

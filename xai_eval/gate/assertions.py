@@ -105,8 +105,9 @@ class SnapshotGate:
         __tracebackhide__ = True
         folder = self.store.folder
         if not self.store.has_profile(case.key.profile):
-            pytest.fail(f"{folder} has no snapshots for profile {case.key.profile!r}; create them with: "
-                        f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}", pytrace=False)
+            pytest.fail(f"{folder} has no snapshots for profile {case.key.profile!r}; create them (and calibrate their "
+                        f"limits) with: pytest suites/test_snapshot.py --xai-profile {case.key.profile} --xai-calibrate 5",
+                        pytrace=False)
         pytest.fail(f"no {what} for {case.key} in {folder}; create it with: pytest {self.node.nodeid!r} {UPDATE_FLAG}",
                     pytrace=False)
 
@@ -167,5 +168,6 @@ class SnapshotGate:
             raise Inconclusive(
                 f"{INCONCLUSIVE}: {case.id}: under other seeds its map moves as far as a zero or unrelated map would "
                 f"(limits: relative L2 {tol.max_relative_l2:.3g}, rank correlation {1 - tol.max_rank_distance:.3g}), "
-                "so the snapshot cannot tell a change from the dice; raise the method's samples"
+                "so the snapshot cannot tell a change from the dice; raise the method's samples, then re-calibrate "
+                "with: pytest suites/test_snapshot.py --xai-calibrate 5"
             )

@@ -219,9 +219,15 @@ def _refuse_training_mode(spec: str, model: Any) -> None:
     that the factory returns it untrained-for-inference."""
     from torch import nn
 
-    modal = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.modules.instancenorm._InstanceNorm)
+    def depends_on_mode(module: nn.Module) -> bool:
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            return module.p > 0
+        if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)):
+            return bool(module.track_running_stats)  # without running stats both modes use the batch's
+        return False
+
     for path, module in model.named_modules():
-        if module.training and isinstance(module, modal):
+        if module.training and depends_on_mode(module):
             raise XaiEvalError(
                 f"model {spec}: {type(module).__name__} {path or '(root)'!r} is in training mode, so its output depends on "
                 "the batch and dropout draws; return model.eval() from the model factory"

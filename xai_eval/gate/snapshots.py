@@ -132,7 +132,7 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
     try:
         with np.load(npz, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - OSError, BadZipFile, zlib.error, EOFError, ValueError: all one line
         raise XaiEvalError(f"{npz}: cannot read the maps ({type(exc).__name__}); {fix}") from None
     for model, tables in data["models"].items():
         where = f"{path}: models.{model}"
@@ -144,6 +144,8 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
                     name = f"{model}/{method}/{image}"
                     if name not in arrays:
                         raise XaiEvalError(f"{npz}: no array {name!r} for {where}.maps.{method}.{image}; {fix}")
+                    if arrays[name].dtype != np.float16 or arrays[name].ndim != 2:
+                        raise XaiEvalError(f"{npz}: array {name!r} is {arrays[name].dtype} {arrays[name].shape}, not a 2-D float16 map; {fix}")
                     tolerance = MapTolerance(float(raw["max_relative_l2"]), float(raw["max_rank_distance"]), int(raw["seeds"]))
                     scale = float(raw["scale"])
                     if not all(math.isfinite(v) and v >= 0 for v in (scale, tolerance.max_relative_l2, tolerance.max_rank_distance)):

@@ -55,7 +55,7 @@ def max_sensitivity(
         done += current
         perturbed = expanded + chunk
         if inputs.dim() == 4 and inputs.is_contiguous(memory_format=torch.channels_last):
-            perturbed = perturbed.contiguous(memory_format=torch.channels_last)  # keep the model's fast format
+            perturbed = perturbed.contiguous(memory_format=torch.channels_last)  # keep the inputs' format
         return (perturbed,)  # a tuple, like the unperturbed inputs Captum hands to explain
 
     def explanation_func(batch: tuple[torch.Tensor, ...], **kwargs: Any) -> tuple[torch.Tensor, ...]:

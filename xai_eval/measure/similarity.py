@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 SNAPSHOT_SIZE = 56
 """Side of a stored map: 224 px / 4, enough to see a moved object, small enough to commit (6 kB a case)."""
 REL_L2_FLOOR = 0.02
-"""The smallest tolerated relative L2 distance. Benign changes of deterministic methods (threads, memory
-format, batch sizes, CPU against GPU) move a map by ~1e-5 and float16 storage by ~3e-4 (measured: see
-``tests/test_snapshots.py``); a drifted model or a changed method moves it by 0.1 and more."""
+"""The smallest tolerated relative L2 distance. float16 storage costs < 1e-3 (``tests/test_snapshots.py``),
+and the benign changes of ``tests/test_mutations.py`` (one thread, an NCHW model, other batch sizes)
+pass with it, and so do the gate's own reruns (distance 0 to 5 decimals)."""
 RANK_FLOOR = 0.01
 """The smallest tolerated rank decorrelation ``1 - Spearman``, for the same reason."""
 INFORMATIVE_REL_L2 = 1.0

@@ -25,7 +25,14 @@ def changed_cases(path: Path) -> list[dict[str, Any]]:
         raise XaiEvalError(f"{path}: not valid JSON ({exc}); {RERUN}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise XaiEvalError(f"{path}: not an xai-eval results file (no 'cases' list); {RERUN}")
-    return [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("status") == "changed"]
+    changed = [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("status") == "changed"]
+    for case in changed:
+        snap = case["snapshot"]
+        if not all(isinstance(snap.get(k), dict) for k in ("values", "stored")) or not all(
+            isinstance(snap.get(k), (int, float)) for k in ("scale", "stored_scale")
+        ):
+            raise XaiEvalError(f"{path}: the changed snapshot of {case.get('method')}/{case.get('image')} lacks its maps or scales; {RERUN}")
+    return changed
 
 
 def draw(case: dict[str, Any], path: Path) -> None:
