@@ -332,3 +332,23 @@ def test_target_dependence_fails_for_a_model_blind_method() -> None:
     blind = MethodSpec("InputOnly", _InputOnly, {"quick": {}})
     verdict = verdicts.target_dependence(checks.target_dependence(*make_case(blind).args))
     assert verdict.outcome == "fail"
+
+
+class _Raises:
+    """A method whose attribute() fails inside Captum (as LRP does on a model it has no rules for)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def attribute(self, inputs, target=None, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("Module of type Conv has no rule defined\nsecond line")
+
+
+def test_a_method_that_raises_inside_captum_is_one_line() -> None:
+    from xai_eval.errors import XaiEvalError
+
+    case = make_case(MethodSpec("Raises", _Raises, {"quick": {}}))
+    with pytest.raises(XaiEvalError, match=r"^method Raises: _Raises.attribute raised TypeError: Module of type Conv "
+                       r"has no rule defined; check the method's MethodSpec") as info:
+        case.attribution
+    assert "\n" not in str(info.value)

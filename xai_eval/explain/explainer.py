@@ -126,7 +126,16 @@ class Explainer:
             warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
             for path, make_rule in self._rules.items():
                 self.explained_model.get_submodule(path).rule = make_rule()
-            output = attributor.attribute(inputs, target=target, **kwargs)
+            try:
+                output = attributor.attribute(inputs, target=target, **kwargs)
+            except XaiEvalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Captum's errors reach the user as one line
+                first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+                raise XaiEvalError(
+                    f"method {self.spec.name}: {type(attributor).__name__}.attribute raised {type(exc).__name__}: {first}; "
+                    "check the method's MethodSpec (adaptation, arguments) against this model"
+                ) from exc
         attribution, delta = output if extra.get("return_convergence_delta") else (output, None)
         attribution = attribution.detach().contiguous()
         if not torch.isfinite(attribution).all():
