@@ -225,3 +225,36 @@ def test_strict_keeps_an_inconclusive_check_visible_but_does_not_fail_it(gate_pr
     result = gate_project.runpytest("test_inconclusive.py", "--xai-strict")
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*xai-eval: 4 case(s) skipped: 4 inconclusive; an inconclusive check ran and could not decide (never a pass)"])
+
+
+TRAIN_MODE_MODELS = """
+import torch
+from torch import nn
+import tinynet
+
+
+def with_layer(layer, train):
+    def build(image_size=16):
+        bundle = tinynet.build(image_size)
+        bundle.model.conv2 = nn.Sequential(bundle.model.conv2, layer)
+        bundle.model.train(train)
+        return bundle
+    return build
+
+
+batchnorm_train = with_layer(nn.BatchNorm2d(8), True)
+batchnorm_eval = with_layer(nn.BatchNorm2d(8), False)
+dropout_zero_train = with_layer(nn.Dropout(p=0.0), True)
+"""
+
+
+@pytest.mark.parametrize(("factory", "refused"), [("batchnorm_train", True), ("batchnorm_eval", False), ("dropout_zero_train", False)])
+def test_model_left_in_training_mode_is_refused_in_one_line(gate_project: pytest.Pytester, factory: str, refused: bool) -> None:
+    gate_project.makepyfile(trainmode=TRAIN_MODE_MODELS)
+    result = gate_project.runpytest("--xai-model", f"trainmode:{factory}", "--xai-method", "IG", "--xai-update-baselines")
+    if refused:
+        result.assert_outcomes(errors=2)
+        _assert_one_line_error(result, "model trainmode:batchnorm_train: BatchNorm2d 'conv2.1' is in training mode, so its output "
+                               "depends on the batch and dropout draws; return model.eval() from the model factory")
+    else:  # eval mode, or a module whose output does not depend on the mode
+        result.assert_outcomes(passed=2)
