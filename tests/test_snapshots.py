@@ -191,6 +191,13 @@ def test_missing_snapshots_fail_with_the_command_then_update_then_pass(snapshot_
     assert sorted(p.name for p in (snapshot_project.path / "snapshots").iterdir()) == ["quick.json", "quick.npz"]
     snapshot_project.runpytest("test_snapshot.py").assert_outcomes(passed=8)
     snapshot_project.runpytest("test_snapshot.py", "-p", "xdist", "-n", "2").assert_outcomes(passed=8)
+    import shutil
+
+    shutil.rmtree(snapshot_project.path / "snapshots")  # recorded again under xdist: workers report to the controller
+    parallel = snapshot_project.runpytest("test_snapshot.py", "-p", "xdist", "-n", "2", "--xai-update-baselines")
+    parallel.assert_outcomes(passed=8)
+    parallel.stdout.fnmatch_lines(["*snapshots written to*snapshots: 0 updated, 6 new*"])
+    snapshot_project.runpytest("test_snapshot.py").assert_outcomes(passed=8)
 
 
 def test_changed_model_fails_fingerprint_and_snapshot_in_every_case_naming_the_witness(snapshot_project: pytest.Pytester) -> None:
