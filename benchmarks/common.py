@@ -5,6 +5,7 @@ Not part of the gate or of ``pytest tests/``; run the scripts by hand on a quiet
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +26,22 @@ def gate_case(method: str = "IG", image: str = "coffee", threads: int | None = N
     session = XaiSession(settings)
     session.prepare()
     return session.run(CaseKey("quick", "efficientnet_lite0", method, image))
+
+
+def parse_args(doc: str, repeats: int) -> argparse.Namespace:
+    """The options every script takes: the method, the timed repeats, torch threads."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--method", default="IG", choices=("IG", "Occlusion"),
+                        help="a method Captum runs as is (no model rewrite, no random draws)")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=None)
+    return parser.parse_args()
+
+
+def fresh_max_sensitivity(case: Any) -> float:
+    """The case's max sensitivity with its clean explanation recomputed too (11 explanations)."""
+    case._attribution, case._sensitivity = None, {}
+    return case.max_sensitivity()
 
 
 def interleaved(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:

@@ -14,20 +14,13 @@ them (so that no value depends on a batch size). Target: overhead <= 10 %.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from common import gate_case, interleaved, report
+from common import fresh_max_sensitivity, gate_case, interleaved, parse_args, report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", default="IG", choices=("IG", "Occlusion"),
-                        help="a method Captum runs as is (no model rewrite, no random draws)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
+    args = parse_args(__doc__, repeats=5)
 
     from captum.metrics import sensitivity_max
 
@@ -38,8 +31,7 @@ def main() -> None:
     baselines = explainer.baselines(case.inputs)
 
     def xai_eval_case() -> float:
-        case._attribution, case._sensitivity = None, {}  # recompute the clean explanation too
-        return case.max_sensitivity()
+        return fresh_max_sensitivity(case)
 
     def explain(inputs: tuple[torch.Tensor, ...], target: int) -> tuple[torch.Tensor, ...]:
         extra = {} if baselines is None else {"baselines": tuple(torch.zeros_like(t) for t in inputs)}

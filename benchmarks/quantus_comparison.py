@@ -12,21 +12,14 @@ and ``a_batch=None`` so it explains the clean input itself, as xai-eval does.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
-from common import gate_case, interleaved, report
+from common import fresh_max_sensitivity, gate_case, interleaved, parse_args, report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", default="IG", choices=("IG", "Occlusion"),
-                        help="a method Captum runs as is (no model rewrite, no random draws)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
+    args = parse_args(__doc__, repeats=3)
 
     import quantus
 
@@ -51,8 +44,7 @@ def main() -> None:
     y_batch = np.array([case.target])
 
     def xai_eval_case() -> float:
-        case._attribution, case._sensitivity = None, {}  # recompute the clean explanation too
-        return case.max_sensitivity()
+        return fresh_max_sensitivity(case)
 
     def quantus_metric() -> float:
         return float(metric(model=explainer.model, x_batch=x_batch, y_batch=y_batch, a_batch=None, device="cpu",
