@@ -261,3 +261,19 @@ def test_uninformative_snapshot_is_inconclusive_not_pass(snapshot_project: pytes
     result = snapshot_project.runpytest("test_snapshot.py", "-rs")
     result.assert_outcomes(passed=7, skipped=1)
     result.stdout.fnmatch_lines(["*inconclusive: tinynet.build-IG-a: under other seeds its map moves as far as*"])
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("truncated", "cannot read the maps (BadZipFile)"),
+    ("float32", "is float32 (56, 56), not a 2-D float16 map"),
+])
+def test_store_rejects_a_damaged_npz_in_one_line(tmp_path, damage, message) -> None:
+    key, store = _store(tmp_path)
+    npz = tmp_path / "snaps" / "quick.npz"
+    if damage == "truncated":
+        npz.write_bytes(npz.read_bytes()[:40])
+    else:
+        np.savez(npz, **{"m/IG/a": store.maps[key].snapshot.values.astype(np.float32)})
+    with pytest.raises(XaiEvalError, match="record them again with --xai-update-baselines") as info:
+        SnapshotStore.load(tmp_path / "snaps")
+    assert message in str(info.value) and "\n" not in str(info.value)
