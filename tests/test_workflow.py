@@ -166,3 +166,33 @@ def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: py
     result = gate_project.runpytest_subprocess("--xai-method", "Saliency", "--xai-update-baselines")
     result.assert_outcomes(passed=2)
     assert set(_values(gate_project.path / "baselines.json")) == {("tinynet.build", "Saliency", "a"), ("tinynet.build", "Saliency", "b")}
+
+
+def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester) -> None:
+    """A bare ``-n 2`` distributes whole cases (``--dist loadgroup``), so no case is built by both workers;
+    the group suffix xdist adds to node ids never reaches a command the summary prints."""
+    pytest.importorskip("xdist")
+    import re
+
+    gate_project.makepyfile(
+        test_more="""
+        def test_well_formed(xai_case):
+            assert xai_case.attribution().isfinite().all()
+
+        def test_shape(xai_case):
+            assert xai_case.attribution().shape == xai_case.inputs.shape
+        """
+    )
+    result = gate_project.runpytest_subprocess("-n", "2", "-v")
+    result.assert_outcomes(passed=8, failed=4)  # the gate's 4 baselines are missing
+    workers: dict[str, set[str]] = {}
+    for worker, case in re.findall(r"\[(gw\d)\][^\n]*?::test_\w+\[([^\]]+)\]@xai-case=", result.stdout.str()):
+        workers.setdefault(case, set()).add(worker)
+    assert sorted(workers) == ["tinynet.build-IG-a", "tinynet.build-IG-b", "tinynet.build-LRP-a", "tinynet.build-LRP-b"]
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), workers
+    result.stdout.fnmatch_lines(["*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-*'"])
+    assert "@xai-case=" not in "\n".join(line for line in result.stdout.lines if "pytest " in line)
+
+    explicit = gate_project.runpytest_subprocess("-n", "2", "-v", "--dist", "load")
+    explicit.assert_outcomes(passed=8, failed=4)
+    assert "@xai-case=" not in explicit.stdout.str()  # a --dist the user chose is kept

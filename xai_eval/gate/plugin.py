@@ -16,6 +16,13 @@ from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
 from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
 from xai_eval.gate.cases import CaseRun
 from xai_eval.gate.collector import ResultCollector
+from xai_eval.gate.distribution import (
+    group_cases_by_default,
+    listen_as_worker,
+    mark_case_groups,
+    runnable_nodeid,
+    tell_worker,
+)
 from xai_eval.gate.session import XaiSession
 from xai_eval.gate.settings import add_options, resolve
 from xai_eval.records.keys import CaseKey, case_id
@@ -29,6 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
+    group_cases_by_default(config)  # before xdist turns a bare -n into --dist load
+    return (yield)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
     config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
@@ -37,10 +50,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except XaiEvalError as exc:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", None)
+    listen_as_worker(config)
     session = XaiSession(settings, workers=int(workerinput["workercount"]) if workerinput else _xdist_workers(config))
     config.stash[SESSION_KEY] = session
     if workerinput is None:  # xdist workers report to the controller
         config.pluginmanager.register(ResultCollector(config, session), "xai-eval-results")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    tell_worker(node.config, node.workerinput)  # type: ignore[attr-defined]
 
 
 def _xdist_workers(config: pytest.Config) -> int:
@@ -70,10 +89,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
 
 
-def pytest_collection_modifyitems(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)  # before an xdist worker appends the groups to the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     error = config.stash.get(CONFIG_ERROR_KEY, None)
     if error is not None:
         raise pytest.UsageError(error)
+    mark_case_groups(items)
 
 
 @pytest.fixture
@@ -160,7 +181,7 @@ def xai_snapshots(request: pytest.FixtureRequest, xai_session: XaiSession) -> Sn
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
-        report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+        report.longrepr = f"{runnable_nodeid(item.nodeid)}: {call.excinfo.value}"
     key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
     if not isinstance(key, CaseKey):  # not an xai-eval case (or a suite whose marker selected none)
         return report
@@ -171,5 +192,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if call.excinfo is not None and call.excinfo.typename == "Inconclusive":
             return report  # the check ran and could not decide: counted in the summary, never a pass
         report.outcome = "failed"
-        report.longrepr = f"{item.nodeid}: {reason} (failing because of --xai-strict: a configured case must run)"
+        report.longrepr = f"{runnable_nodeid(item.nodeid)}: {reason} (failing because of --xai-strict: a configured case must run)"
     return report
