@@ -196,3 +196,57 @@ def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester)
     explicit = gate_project.runpytest_subprocess("-n", "2", "-v", "--dist", "load")
     explicit.assert_outcomes(passed=8, failed=4)
     assert "@xai-case=" not in explicit.stdout.str()  # a --dist the user chose is kept
+
+
+def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project: pytest.Pytester) -> None:
+    """A test's own ``xdist_group`` is kept (xdist then appends ``@gpu``), and the commands xai-eval prints
+    still name the test as pytest can select it."""
+    pytest.importorskip("xdist")
+    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    baselines = gate_project.path / "baselines.json"
+    data = json.loads(baselines.read_text())
+    del data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]
+    baselines.write_text(json.dumps(data))
+    gate_project.makepyfile(
+        test_gate="""
+        import pytest
+
+        @pytest.mark.xdist_group("gpu")
+        def test_max_sensitivity(xai_case, xai_baselines):
+            xai_baselines.check(xai_case, xai_case.max_sensitivity())
+        """
+    )
+    result = gate_project.runpytest_subprocess("-n", "2", "-v")
+    result.assert_outcomes(passed=3, failed=1)
+    assert "]@gpu" in result.stdout.str()  # the user's group, not xai-eval's
+    result.stdout.fnmatch_lines([
+        "*create it with: pytest 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?' --xai-update-baselines*",
+        "*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?'",
+    ])
+    commands = [line for line in result.stdout.lines if "pytest '" in line or "pytest --xai" in line]
+    assert commands and not any("@" in line for line in commands), commands
+
+
+def test_xdist_mode_of_a_project_without_xai_eval_is_left_alone(pytester: pytest.Pytester) -> None:
+    """Installing xai-eval does not change how other projects' ``-n`` runs are distributed; an ``--xai-*``
+    option (or a ``[tool.xai_eval]`` table) is what opts a run in."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        test_plain="""
+        import pytest
+
+        @pytest.mark.xdist_group("db")
+        def test_one():
+            pass
+
+        def test_two():
+            pass
+        """
+    )
+    plain = pytester.runpytest_subprocess("-n", "2", "-v")
+    plain.assert_outcomes(passed=2)
+    plain.stdout.fnmatch_lines(["*scheduling tests via LoadScheduling*"])
+    assert "@db" not in plain.stdout.str()
+    opted_in = pytester.runpytest_subprocess("-n", "2", "-v", "--xai-seed", "0")
+    opted_in.assert_outcomes(passed=2)
+    opted_in.stdout.fnmatch_lines(["*scheduling tests via LoadGroupScheduling*"])

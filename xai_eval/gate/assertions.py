@@ -45,7 +45,7 @@ class BaselineGate:
             spread = Spread.of([value, *(case.max_sensitivity(seed) for seed in seeds)])
         status = "updated" if self.update and verdict.status != "invalid" else verdict.status
         result = CaseResult(
-            case.key, runnable_nodeid(self.node.nodeid), value, entry.threshold if entry else None, status, case.total_seconds,
+            case.key, runnable_nodeid(self.node), value, entry.threshold if entry else None, status, case.total_seconds,
             None if spread is None else spread.to_json(),
         )
         self.node.user_properties.append((RESULT_PROPERTY, result.to_property()))
@@ -67,7 +67,7 @@ class BaselineGate:
                 )
             pytest.fail(
                 f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
-                f"create it with: pytest {runnable_nodeid(self.node.nodeid)!r} {UPDATE_FLAG}",
+                f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
                 pytrace=False,
             )
         if verdict.status == "regressed":
@@ -99,7 +99,7 @@ class SnapshotGate:
     def _report(self, case: CaseRun, witness: str, status: str, detail: str, measured: dict[str, object]) -> None:
         from xai_eval.records.results import SnapshotResult
 
-        result = SnapshotResult(case.key, runnable_nodeid(self.node.nodeid), witness, status, detail, measured)
+        result = SnapshotResult(case.key, runnable_nodeid(self.node), witness, status, detail, measured)
         self.node.user_properties.append((SNAPSHOT_PROPERTY, result.to_property()))
 
     def _missing(self, case: CaseRun, what: str) -> None:
@@ -109,7 +109,7 @@ class SnapshotGate:
             pytest.fail(f"{folder} has no snapshots for profile {case.key.profile!r}; create them (and calibrate their "
                         f"limits) with: pytest suites/test_snapshot.py --xai-profile {case.key.profile} --xai-calibrate 5",
                         pytrace=False)
-        pytest.fail(f"no {what} for {case.key} in {folder}; create it with: pytest {runnable_nodeid(self.node.nodeid)!r} {UPDATE_FLAG}",
+        pytest.fail(f"no {what} for {case.key} in {folder}; create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
                     pytrace=False)
 
     def check_fingerprint(self, case: CaseRun) -> None:

@@ -24,7 +24,7 @@ from xai_eval.gate.distribution import (
     tell_worker,
 )
 from xai_eval.gate.session import XaiSession
-from xai_eval.gate.settings import add_options, resolve
+from xai_eval.gate.settings import add_options, resolve, uses_xai_eval
 from xai_eval.records.keys import CaseKey, case_id
 from xai_eval.records.results import SanityRecord
 
@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
-    group_cases_by_default(config)  # before xdist turns a bare -n into --dist load
+    group_cases_by_default(config, uses_xai_eval(config))  # before xdist turns a bare -n into --dist load
     return (yield)
 
 
@@ -181,7 +181,7 @@ def xai_snapshots(request: pytest.FixtureRequest, xai_session: XaiSession) -> Sn
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
-        report.longrepr = f"{runnable_nodeid(item.nodeid)}: {call.excinfo.value}"
+        report.longrepr = f"{runnable_nodeid(item)}: {call.excinfo.value}"
     key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
     if not isinstance(key, CaseKey):  # not an xai-eval case (or a suite whose marker selected none)
         return report
@@ -192,5 +192,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if call.excinfo is not None and call.excinfo.typename == "Inconclusive":
             return report  # the check ran and could not decide: counted in the summary, never a pass
         report.outcome = "failed"
-        report.longrepr = f"{runnable_nodeid(item.nodeid)}: {reason} (failing because of --xai-strict: a configured case must run)"
+        report.longrepr = f"{runnable_nodeid(item)}: {reason} (failing because of --xai-strict: a configured case must run)"
     return report

@@ -113,9 +113,26 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
 
 
-def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None]:
+def _pyproject_path(config: pytest.Config) -> Path:
     inipath = config.inipath
-    path = inipath if inipath is not None and inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
+    return inipath if inipath is not None and inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
+
+
+def uses_xai_eval(config: pytest.Config) -> bool:
+    """Whether this run is configured for xai-eval: an ``--xai-*`` option (command line or ``addopts``) or a
+    ``[tool.xai_eval]`` table in the project's pyproject.toml (an unreadable file counts; ``resolve``
+    reports it)."""
+    if any(value is not None and value is not False for name, value in vars(config.option).items() if name.startswith("xai_")):
+        return True
+    path = _pyproject_path(config)
+    try:
+        return path.is_file() and "xai_eval" in tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, AttributeError):
+        return True
+
+
+def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None]:
+    path = _pyproject_path(config)
     if not path.is_file():
         return {}, config.rootpath, None
     try:
