@@ -15,6 +15,8 @@ left as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from xai_eval.records.keys import CaseKey
@@ -24,11 +26,11 @@ WORKER_INPUT_KEY = "xai_eval_loadgroup"
 RUNNABLE_NODEID = pytest.StashKey[str]()
 
 
-def group_cases_by_default(config: pytest.Config, uses_xai_eval: bool) -> None:
+def group_cases_by_default(config: pytest.Config, uses_xai_eval: Callable[[pytest.Config], bool]) -> None:
     """``-n N`` without ``--dist`` in a project that uses xai-eval: distribute whole cases (``loadgroup``)."""
     option = config.option
     bare_n = getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no" and not getattr(option, "distload", False)
-    if bare_n and uses_xai_eval:
+    if bare_n and uses_xai_eval(config):
         option.dist = "loadgroup"
 
 

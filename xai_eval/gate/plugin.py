@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object]:
-    group_cases_by_default(config, uses_xai_eval(config))  # before xdist turns a bare -n into --dist load
+    group_cases_by_default(config, uses_xai_eval)  # before xdist turns a bare -n into --dist load
     return (yield)
 
 
