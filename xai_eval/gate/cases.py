@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from xai_eval.gate.profiles import Profile
 
 
+def case_key_of(item: object) -> CaseKey | None:
+    """The case a pytest item was parametrized with (``xai_case``), or None for any other test."""
+    key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
+    return key if isinstance(key, CaseKey) else None
+
+
 def method_draws(run_seed: int, key: CaseKey) -> MethodDraws:
     """The method randomness of a case: one per (seed, profile, model, method), shared by its images,
     so that a batch of images gets exactly the draws each image gets alone."""

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import pytest
 
+from xai_eval.gate.cases import case_key_of
 from xai_eval.records.keys import CaseKey
 
 GROUP_PREFIX = "xai-case="
@@ -56,8 +57,8 @@ def mark_case_groups(items: list[pytest.Item]) -> None:
     ``xdist_group`` of its own the case's group. Runs before xdist appends the groups to the node ids."""
     for item in items:
         item.stash[RUNNABLE_NODEID] = item.nodeid
-        key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
-        if isinstance(key, CaseKey) and item.get_closest_marker("xdist_group") is None:
+        key = case_key_of(item)
+        if key is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group_of(key)))
 
 

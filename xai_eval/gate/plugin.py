@@ -14,7 +14,7 @@ import pytest
 
 from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
 from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
-from xai_eval.gate.cases import CaseRun
+from xai_eval.gate.cases import CaseRun, case_key_of
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
     group_cases_by_default,
@@ -25,7 +25,7 @@ from xai_eval.gate.distribution import (
 )
 from xai_eval.gate.session import XaiSession
 from xai_eval.gate.settings import add_options, resolve, uses_xai_eval
-from xai_eval.records.keys import CaseKey, case_id
+from xai_eval.records.keys import case_id
 from xai_eval.records.results import SanityRecord
 
 SESSION_KEY = pytest.StashKey[XaiSession]()
@@ -182,8 +182,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, XaiEvalError):
         report.longrepr = f"{runnable_nodeid(item)}: {call.excinfo.value}"
-    key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
-    if not isinstance(key, CaseKey):  # not an xai-eval case (or a suite whose marker selected none)
+    key = case_key_of(item)
+    if key is None:  # not an xai-eval case (or a suite whose marker selected none)
         return report
     report.user_properties.append((CASE_PROPERTY, key.to_list()))
     strict = xai_session_of(item.config).settings.strict

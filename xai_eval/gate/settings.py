@@ -120,26 +120,34 @@ def _pyproject_path(config: pytest.Config) -> Path:
 
 def uses_xai_eval(config: pytest.Config) -> bool:
     """Whether this run is configured for xai-eval: an ``--xai-*`` option (command line or ``addopts``) or a
-    ``[tool.xai_eval]`` table in the project's pyproject.toml (an unreadable file counts; ``resolve``
+    ``[tool.xai_eval]`` table in the project's pyproject.toml (an unreadable one counts; ``resolve``
     reports it)."""
     if any(value is not None and value is not False for name, value in vars(config.option).items() if name.startswith("xai_")):
         return True
-    path = _pyproject_path(config)
     try:
-        return path.is_file() and "xai_eval" in tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, AttributeError):
+        return _tool_table(_pyproject_path(config)) is not None
+    except (XaiEvalError, OSError):
         return True
+
+
+def _tool_table(path: Path) -> Any:
+    """The ``[tool.xai_eval]`` value of ``path`` as written (None: no file or no such table)."""
+    if not path.is_file():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
+    tool = data.get("tool", {})
+    return tool.get("xai_eval") if isinstance(tool, dict) else None
 
 
 def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None]:
     path = _pyproject_path(config)
     if not path.is_file():
         return {}, config.rootpath, None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
-    table = data.get("tool", {}).get("xai_eval", {})
+    table = _tool_table(path)
+    table = {} if table is None else table
     if not isinstance(table, dict):
         raise XaiEvalError(f"{path}: [tool.xai_eval] must be a table")
     unknown = sorted(set(table) - KNOWN_KEYS)
