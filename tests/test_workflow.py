@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -168,11 +169,16 @@ def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: py
     assert set(_values(gate_project.path / "baselines.json")) == {("tinynet.build", "Saliency", "a"), ("tinynet.build", "Saliency", "b")}
 
 
-def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester) -> None:
+def _printed_commands(lines: list[str]) -> list[str]:
+    """The pytest commands xai-eval printed, each from its ``pytest`` on: pytest's own FAILED lines put the
+    test's node id (with xdist's ``@group`` suffix, which is not ours to strip) before the message."""
+    return [line[line.index(" pytest ") + 1 :] for line in lines if re.search(r" pytest ('|--xai|suites/)", line)]
+
+
+def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bare ``-n 2`` distributes whole cases (``--dist loadgroup``), so no case is built by both workers;
     the group suffix xdist adds to node ids never reaches a command the summary prints."""
     pytest.importorskip("xdist")
-    import re
 
     gate_project.makepyfile(
         test_more="""
@@ -183,6 +189,7 @@ def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester)
             assert xai_case.attribution().shape == xai_case.inputs.shape
         """
     )
+    monkeypatch.setenv("COLUMNS", "400")  # pytest's FAILED lines then carry the whole message, as on a wide CI log
     result = gate_project.runpytest_subprocess("-n", "2", "-v")
     result.assert_outcomes(passed=8, failed=4)  # the gate's 4 baselines are missing
     workers: dict[str, set[str]] = {}
@@ -191,14 +198,15 @@ def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester)
     assert sorted(workers) == ["tinynet.build-IG-a", "tinynet.build-IG-b", "tinynet.build-LRP-a", "tinynet.build-LRP-b"]
     assert all(len(ran_on) == 1 for ran_on in workers.values()), workers
     result.stdout.fnmatch_lines(["*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-*'"])
-    assert "@xai-case=" not in "\n".join(line for line in result.stdout.lines if "pytest " in line)
+    commands = _printed_commands(result.stdout.lines)
+    assert commands and not any("@" in command for command in commands), commands
 
     explicit = gate_project.runpytest_subprocess("-n", "2", "-v", "--dist", "load")
     explicit.assert_outcomes(passed=8, failed=4)
     assert "@xai-case=" not in explicit.stdout.str()  # a --dist the user chose is kept
 
 
-def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project: pytest.Pytester) -> None:
+def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """A test's own ``xdist_group`` is kept (xdist then appends ``@gpu``), and the commands xai-eval prints
     still name the test as pytest can select it."""
     pytest.importorskip("xdist")
@@ -216,6 +224,7 @@ def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project
             xai_baselines.check(xai_case, xai_case.max_sensitivity())
         """
     )
+    monkeypatch.setenv("COLUMNS", "400")
     result = gate_project.runpytest_subprocess("-n", "2", "-v")
     result.assert_outcomes(passed=3, failed=1)
     assert "]@gpu" in result.stdout.str()  # the user's group, not xai-eval's
@@ -223,8 +232,8 @@ def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project
         "*create it with: pytest 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?' --xai-update-baselines*",
         "*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?'",
     ])
-    commands = [line for line in result.stdout.lines if "pytest '" in line or "pytest --xai" in line]
-    assert commands and not any("@" in line for line in commands), commands
+    commands = _printed_commands(result.stdout.lines)
+    assert commands and not any("@" in command for command in commands), commands
 
 
 def test_xdist_mode_of_a_project_without_xai_eval_is_left_alone(pytester: pytest.Pytester) -> None:
