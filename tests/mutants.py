@@ -5,7 +5,8 @@ default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (
 with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
 
 * methods, through ``register_method(..., replace=True)``: ``noise_off``, ``ig_4_steps``,
-  ``gbp_no_rewrite``, ``lrp_unadapted``, and the benign ``batch_sizes``;
+  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``gbp_no_rewrite``, ``lrp_unadapted``, and
+  the benign ``batch_sizes``;
 * the model, through the ``module:callable`` factory wrapping efficientnet_lite0: ``train_mode``,
   ``no_normalize``, ``gradcam_early``, ``weights_drift``, and the benign ``nchw``;
 * the manifest and the command line are changed by the test itself (``target_plus_1``, one thread,
@@ -37,6 +38,10 @@ def _mutate_methods() -> None:
         _replace_method("IG", quick_kwargs={"n_steps": 4, "internal_batch_size": 4})
     elif MUTATION == "gbp_no_rewrite":
         _replace_method("GuidedBackprop", adaptation="none")
+    elif MUTATION == "gs_zero_baseline":  # the Gaussian-noise reference dropped: a zero baseline only
+        _replace_method("GradientSHAP", baselines="zeros")
+    elif MUTATION == "gs_no_input_noise":
+        _replace_method("GradientSHAP", quick_kwargs={"stdevs": 0.0})
     elif MUTATION == "lrp_unadapted":
         _replace_method("LRP", adaptation="none")
     elif MUTATION == "batch_sizes":  # benign: every batch argument changed, no value should move
