@@ -5,7 +5,7 @@ default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (
 with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
 
 * methods, through ``register_method(..., replace=True)``: ``noise_off``, ``ig_4_steps``,
-  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``gbp_no_rewrite``, ``lrp_unadapted``, and
+  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``occlusion_fill``, ``gbp_no_rewrite``, ``lrp_unadapted``, and
   the benign ``batch_sizes``;
 * the model, through the ``module:callable`` factory wrapping efficientnet_lite0: ``train_mode``,
   ``no_normalize``, ``gradcam_early``, ``weights_drift``, and the benign ``nchw``;
@@ -36,6 +36,8 @@ def _mutate_methods() -> None:
         _replace_method("IG-VG", quick_kwargs={"stdevs": 0.0})
     elif MUTATION == "ig_4_steps":
         _replace_method("IG", quick_kwargs={"n_steps": 4, "internal_batch_size": 4})
+    elif MUTATION == "occlusion_fill":  # patches filled with 0.5 (normalised: half an SD above the mean), not 0
+        _replace_method("Occlusion", quick_kwargs={"baselines": 0.5})
     elif MUTATION == "gbp_no_rewrite":
         _replace_method("GuidedBackprop", adaptation="none")
     elif MUTATION == "gs_zero_baseline":  # the Gaussian-noise reference dropped: a zero baseline only

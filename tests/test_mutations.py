@@ -152,6 +152,7 @@ MUTATIONS = [
     ("gs_no_input_noise", "gs_no_input_noise", GATE_SUITES, ("GradientSHAP",), (), "images"),
     # quick cannot see this one (test_quick_blind_spot_is_inconclusive_not_a_pass); the nightly profile does
     ("gs_zero_baseline_paper", "gs_zero_baseline", SNAPSHOT_SUITE, ("GradientSHAP",), PAPER, "images"),
+    ("occlusion_fill", "occlusion_fill", GATE_SUITES, ("Occlusion",), (), "images"),
     ("gbp_no_rewrite", "gbp_no_rewrite", GATE_SUITES, ("GuidedBackprop",), (), "images"),
     ("lrp_unadapted", "lrp_unadapted", GATE_SUITES, ("LRP",), (), "images"),
     ("gradcam_early", "gradcam_early", GATE_SUITES, ("GuidedGradCAM",), (), "images"),
