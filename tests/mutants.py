@@ -5,8 +5,8 @@ default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (
 with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
 
 * methods, through ``register_method(..., replace=True)``: ``noise_off``, ``ig_4_steps``,
-  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``occlusion_fill``, ``gbp_no_rewrite``, ``lrp_unadapted``, and
-  the benign ``batch_sizes``;
+  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``occlusion_fill``, ``gbp_no_rewrite``,
+  ``lrp_unadapted``, and the benign ``batch_sizes``;
 * the model, through the ``module:callable`` factory wrapping efficientnet_lite0: ``train_mode``,
   ``no_normalize``, ``gradcam_early``, ``weights_drift``, and the benign ``nchw``;
 * the manifest and the command line are changed by the test itself (``target_plus_1``, one thread,
