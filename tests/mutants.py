@@ -54,6 +54,10 @@ def _mutate_methods() -> None:
         _replace_method("Occlusion", quick_kwargs={"perturbations_per_eval": 7})
 
 
+KNOWN = {"", "noise_off", "ig_4_steps", "gs_no_input_noise", "gs_zero_baseline", "occlusion_fill", "gbp_no_rewrite",
+         "lrp_unadapted", "batch_sizes", "train_mode", "no_normalize", "gradcam_early", "weights_drift", "nchw"}
+if MUTATION not in KNOWN:  # a typo would otherwise run the unmutated gate and make a row prove nothing
+    raise SystemExit(f"XAI_MUTATION={MUTATION!r} is not a mutation of tests/mutants.py; known: {sorted(KNOWN - {''})}")
 _mutate_methods()
 
 

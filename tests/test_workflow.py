@@ -172,7 +172,7 @@ def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: py
 def _printed_commands(lines: list[str]) -> list[str]:
     """The pytest commands xai-eval printed, each from its ``pytest`` on: pytest's own FAILED lines put the
     test's node id (with xdist's ``@group`` suffix, which is not ours to strip) before the message."""
-    return [line[line.index(" pytest ") + 1 :] for line in lines if re.search(r" pytest ('|--xai|suites/)", line)]
+    return [line[m.start() + 1 :] for line in lines if (m := re.search(r" pytest (['\"]|--xai|suites/)", line))]
 
 
 def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,7 +189,7 @@ def test_xdist_runs_each_case_whole_on_one_worker(gate_project: pytest.Pytester,
             assert xai_case.attribution().shape == xai_case.inputs.shape
         """
     )
-    monkeypatch.setenv("COLUMNS", "400")  # pytest's FAILED lines then carry the whole message, as on a wide CI log
+    monkeypatch.setenv("CI", "1")  # as on CI: pytest's FAILED lines then carry the whole message, untrimmed
     result = gate_project.runpytest_subprocess("-n", "2", "-v")
     result.assert_outcomes(passed=8, failed=4)  # the gate's 4 baselines are missing
     workers: dict[str, set[str]] = {}
@@ -224,7 +224,7 @@ def test_xdist_commands_stay_runnable_when_a_test_has_its_own_group(gate_project
             xai_baselines.check(xai_case, xai_case.max_sensitivity())
         """
     )
-    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setenv("CI", "1")
     result = gate_project.runpytest_subprocess("-n", "2", "-v")
     result.assert_outcomes(passed=3, failed=1)
     assert "]@gpu" in result.stdout.str()  # the user's group, not xai-eval's
