@@ -189,9 +189,16 @@ def test_regression_fails_the_gate_in_every_affected_case(project, name, mutatio
         else:
             wrong = [m for m in run.messages[method] if not is_verdict(m)]
         assert not wrong, f"{name}: {method} failed by something other than a verdict: {wrong}"
-        if suites != SNAPSHOT_SUITE or affected != METHODS:  # a method's change: the model must still be the recorded one
+        if affected != METHODS:  # a method's change (model-level rows affect every method): the model must be the recorded one
             assert "fingerprint" not in run.failed[method], f"{name}: the fingerprint moved, so the row proves nothing"
         assert run.summary.get(method), f"{name}: no 'caught by' line for {method}\n{run.output[-3000:]}"
+
+
+def test_an_unknown_mutation_is_refused() -> None:
+    """A misspelt ``XAI_MUTATION`` stops the run instead of gating the unmutated model (a row would then prove nothing)."""
+    env = os.environ | {"XAI_MUTATION": "gs_zero_baselin", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", "import tests.mutants"], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "'gs_zero_baselin' is not a mutation of tests/mutants.py" in done.stderr, done.stderr
 
 
 def test_quick_blind_spot_is_inconclusive_not_a_pass(project) -> None:
