@@ -1,7 +1,14 @@
-"""The baseline assertion used by the suites (``xai_baselines`` fixture)."""
+"""The assertions the suites make against recorded numbers: ``xai_baselines`` and ``xai_snapshots``.
+
+Every recorded number is compared at its numeric floor (:mod:`xai_eval.records.floors`). A change beyond
+it fails by default and says what it means against the case's spread under other seeds
+(:mod:`xai_eval.measure.change`); ``--xai-fail-on worse-beyond-noise`` fails only what is worse beyond that
+noise. The team's own thresholds (``[tool.xai_eval.thresholds]``) fail whatever the baseline says.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,6 +16,7 @@ import pytest
 from xai_eval.gate.baselines import UPDATE_FLAG
 from xai_eval.gate.cases import CaseRun
 from xai_eval.gate.distribution import runnable_nodeid
+from xai_eval.measure.change import DESCRIPTIONS, fails
 from xai_eval.records.results import CaseResult
 
 if TYPE_CHECKING:
@@ -17,10 +25,18 @@ if TYPE_CHECKING:
 RESULT_PROPERTY = "xai_eval_result"
 SANITY_PROPERTY = "xai_eval_sanity"
 CASE_PROPERTY = "xai_eval_case"
+SNAPSHOT_PROPERTY = "xai_eval_snapshot"
+NOISE_HINT = ("CI runs one seed, so something computed it differently; if only changes worse beyond the noise "
+              "should fail, run with --xai-fail-on worse-beyond-noise")
+
+
+def _accept_hint(meaning: str) -> str:
+    hint = f"if intended, accept it with {UPDATE_FLAG}"
+    return f"{hint} ({NOISE_HINT})" if meaning == "noise" else hint
 
 
 class BaselineGate:
-    """Compares a case's value with its baseline entry and records the result."""
+    """Compares a case's max sensitivity with its baseline entry and the team's threshold, and records it."""
 
     def __init__(self, node: pytest.Item, session: XaiSession) -> None:
         self.node = node
@@ -29,65 +45,75 @@ class BaselineGate:
         self.update = session.settings.update_baselines
 
     def check(self, case: CaseRun, value: float) -> None:
-        """Pass if ``value`` is within the baseline's threshold; fail with the command that accepts it.
+        """Pass if ``value`` is the recorded one (within the numeric floor) and within the team's threshold.
 
         Under ``--xai-calibrate K`` the case is also recomputed under K other seeds and their spread is
-        recorded, to be written beside the baseline with the tolerance derived from it.
+        recorded beside the baseline, to say what a later change means.
         """
         __tracebackhide__ = True
-        verdict = self.store.judge(case.key, value)
-        entry = verdict.entry
+        settings = self.session.settings
+        entry = self.store.entries.get(case.key)
+        threshold = self.session.thresholds.of(case.key, case.profile.base)
         spread = None
-        if self.session.settings.calibrate:
+        if settings.calibrate and math.isfinite(value):
             from xai_eval.measure.spread import Spread
 
-            seeds = self.session.calibration_seeds()
-            spread = Spread.of([value, *(case.max_sensitivity(seed) for seed in seeds)])
-        status = "updated" if self.update and verdict.status != "invalid" else verdict.status
+            spread = Spread.of([value, *(case.max_sensitivity(seed) for seed in self.session.calibration_seeds())])
+        change = entry.compare(value) if entry is not None and math.isfinite(value) else None
+        over = threshold is not None and not value <= threshold.limit
+        changed = change is not None and fails(change.meaning, settings.fail_on)
+        status = ("invalid" if not math.isfinite(value) else "updated" if self.update else "missing" if entry is None
+                  else "fail" if changed or over else "pass")
         result = CaseResult(
-            case.key, runnable_nodeid(self.node), value, entry.threshold if entry else None, status, case.total_seconds,
-            None if spread is None else spread.to_json(),
+            case.key, runnable_nodeid(self.node), value, None if threshold is None else threshold.limit, status,
+            case.total_seconds, None if spread is None else spread.to_json(),
+            baseline=None if entry is None else entry.value,
+            meaning="" if change is None else change.meaning,
+            sds=None if change is None else change.sds,
         )
         self.node.user_properties.append((RESULT_PROPERTY, result.to_property()))
-        path = self.store.path
-        if verdict.status == "invalid":
+        if status == "invalid":
             pytest.fail(
                 f"max sensitivity of {case.id} is {value} (not a number); the explanation or the metric is broken, "
                 "so it cannot be compared or accepted",
                 pytrace=False,
             )
-        if self.update:
-            return
-        if verdict.status == "missing":
-            if not self.store.has_profile(case.key.profile):
-                pytest.fail(
-                    f"{path} has no entries for profile {case.key.profile!r}; create them with: "
-                    f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}",
-                    pytrace=False,
-                )
+        problems = []
+        if over:
+            assert threshold is not None
+            problems.append(f"max sensitivity of {case.id} is {value:.6g}, above the threshold {threshold.limit:g} of "
+                            f"{threshold.where} (whatever its baseline)")
+        if changed and not self.update:
+            assert change is not None
+            problems.append(f"max sensitivity of {case.id} changed: {change.describe()}: {DESCRIPTIONS[change.meaning]}; "
+                            f"{_accept_hint(change.meaning)}")
+        if entry is None and not self.update:
+            self._missing(case, value)
+        if problems:
+            raise AssertionError("; and ".join(problems))
+
+    def _missing(self, case: CaseRun, value: float) -> None:
+        __tracebackhide__ = True
+        path = self.store.path
+        if not self.store.has_profile(case.key.profile):
             pytest.fail(
-                f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
-                f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
+                f"{path} has no entries for profile {case.key.profile!r}; create them with: "
+                f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}",
                 pytrace=False,
             )
-        if verdict.status == "regressed":
-            assert entry is not None
-            raise AssertionError(
-                f"max sensitivity of {case.id} regressed: {value:.6g} > threshold {entry.threshold:.6g} "
-                f"(baseline {entry.value:.6g}, rtol {entry.rtol:g}, atol {entry.atol:g}); "
-                f"if the change is intended, accept it with {UPDATE_FLAG}"
-            )
-
-
-SNAPSHOT_PROPERTY = "xai_eval_snapshot"
+        pytest.fail(
+            f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
+            f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
+            pytrace=False,
+        )
 
 
 class SnapshotGate:
-    """Compares a case's explanation with its snapshot, and the model's logits with its fingerprint.
+    """Compares a case's explanation with its snapshot, and the model with its fingerprint.
 
-    Both are two-sided: any move beyond the tolerance fails, better or worse, because a changed
-    explanation is what a team must review. Under ``--xai-update-baselines`` the current ones are
-    recorded instead (``--xai-calibrate K`` also measures the map's spread under K other seeds).
+    Both are two-sided: any move beyond the numeric floor is a change, because a changed explanation is
+    what a team must review. Under ``--xai-update-baselines`` the current ones are recorded instead
+    (``--xai-calibrate K`` also measures how far K other seeds move the map: its Monte-Carlo noise).
     """
 
     def __init__(self, node: pytest.Item, session: XaiSession) -> None:
@@ -96,10 +122,11 @@ class SnapshotGate:
         self.store = session.snapshots
         self.update = session.settings.update_baselines
 
-    def _report(self, case: CaseRun, witness: str, status: str, detail: str, measured: dict[str, object]) -> None:
+    def _report(self, case: CaseRun, witness: str, status: str, detail: str, measured: dict[str, object],
+                meaning: str = "") -> None:
         from xai_eval.records.results import SnapshotResult
 
-        result = SnapshotResult(case.key, runnable_nodeid(self.node), witness, status, detail, measured)
+        result = SnapshotResult(case.key, runnable_nodeid(self.node), witness, status, detail, measured, meaning)
         self.node.user_properties.append((SNAPSHOT_PROPERTY, result.to_property()))
 
     def _missing(self, case: CaseRun, what: str) -> None:
@@ -107,43 +134,47 @@ class SnapshotGate:
         folder = self.store.folder
         if not self.store.has_profile(case.key.profile):
             pytest.fail(f"{folder} has no snapshots for profile {case.key.profile!r}; create them (and calibrate their "
-                        f"limits) with: pytest suites/test_snapshot.py --xai-profile {case.key.profile} --xai-calibrate 5",
+                        f"noise) with: pytest suites/test_snapshot.py --xai-profile {case.key.profile} --xai-calibrate 5",
                         pytrace=False)
         pytest.fail(f"no {what} for {case.key} in {folder}; create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
                     pytrace=False)
 
     def check_fingerprint(self, case: CaseRun) -> None:
-        """The model's target and top-5 logits on the case's image are the recorded ones."""
+        """The model's target, top-5 logits and input gradient on the case's image are the recorded ones."""
         __tracebackhide__ = True
         from xai_eval.gate.snapshots import fingerprint_key
         from xai_eval.measure.fingerprint import changes, fingerprint_of
 
-        current = fingerprint_of(case.logits(), case.target)
+        current = fingerprint_of(case.logits(), case.target, case.input_gradient())
         stored = self.store.fingerprints.get(fingerprint_key(case.key))
-        moved = [] if stored is None else changes(case.logits(), case.target, stored)
+        moved = [] if stored is None else changes(case.logits(), case.target, stored, current.gradient)
         status = "updated" if self.update else "missing" if stored is None else "changed" if moved else "pass"
-        self._report(case, "fingerprint", status, "; ".join(moved), current.to_json())
+        meaning = "" if stored is None else "beyond" if moved else "unchanged"
+        self._report(case, "fingerprint", status, "; ".join(moved), current.to_json(), meaning)
         if self.update:
             return
         if stored is None:
             self._missing(case, "model fingerprint")
         if moved:
             raise AssertionError(
-                f"model fingerprint of {case.id} changed: {'; '.join(moved)} (the model or its preprocessing is not "
-                f"the recorded one); if intended, accept it with {UPDATE_FLAG}"
+                f"model fingerprint of {case.id} changed: {'; '.join(moved)}; the model, its preprocessing or its "
+                f"gradients are not the recorded ones (a model has no dice: this is a model change, and every method "
+                f"on {case.key.image} changes with it); if intended, accept it with {UPDATE_FLAG}"
             )
 
     def check_snapshot(self, case: CaseRun) -> None:
-        """The explanation is within its snapshot's tolerance (relative L2 and rank correlation)."""
+        """The explanation is its snapshot (map with its magnitude, and channel norms) within the numeric floor."""
         __tracebackhide__ = True
-        from xai_eval.measure.similarity import calibrated_tolerance, distance, snapshot_of
+        from xai_eval.measure.similarity import calibrated_noise, distance, map_meaning, snapshot_of
         from xai_eval.records.maps import encode_array
 
+        policy = self.session.settings.fail_on
         current = snapshot_of(case.attribution())
-        measured: dict[str, object] = {"values": encode_array(current.values), "scale": current.scale}
+        measured: dict[str, object] = {"values": encode_array(current.values), "scale": current.scale,
+                                       "channel_norms": list(current.channel_norms)}
         if self.session.settings.calibrate:
             others = [distance(snapshot_of(case.attribution_under(seed)), current) for seed in self.session.calibration_seeds()]
-            measured["tolerance"] = calibrated_tolerance(others).to_json()
+            measured["noise"] = calibrated_noise(others).to_json()
         entry = self.store.maps.get(case.key)
         if entry is None:
             self._report(case, "snapshot", "updated" if self.update else "missing", "", measured)
@@ -151,24 +182,30 @@ class SnapshotGate:
                 self._missing(case, "explanation snapshot")
             return
         d = distance(current, entry.snapshot)
-        tol = entry.tolerance
-        detail = (f"relative L2 {d.relative_l2:.3g} (limit {tol.max_relative_l2:.3g}), rank correlation "
-                  f"{d.rank_correlation:.3g} (limit {1 - tol.max_rank_distance:.3g})")
-        measured |= {"relative_l2": d.relative_l2, "rank_correlation": d.rank_correlation}
-        status = "updated" if self.update else "changed" if not tol.allows(d) else "pass" if tol.informative else "inconclusive"
-        if status == "changed":  # for `xai-eval snapshots RESULTS.json`, which draws both
+        meaning = map_meaning(d, entry.noise)
+        detail = d.describe() + ("" if entry.noise is None else f"; {entry.noise.describe()}")
+        measured |= {"relative_l2": d.relative_l2, "rank_correlation": d.rank_correlation, "channel": d.channel}
+        uninformative = entry.noise is not None and not entry.noise.informative
+        if self.update:
+            status = "updated"
+        elif meaning == "noise" and policy != "change" and uninformative:
+            status = "inconclusive"
+        else:
+            status = "changed" if fails(meaning, policy) else "pass"
+        if meaning != "unchanged":  # for `xai-eval snapshots RESULTS.json`, which draws both
             measured |= {"stored": encode_array(entry.snapshot.values), "stored_scale": entry.snapshot.scale}
-        self._report(case, "snapshot", status, detail, measured)
+        self._report(case, "snapshot", status, detail, measured, meaning)
         if status == "changed":
             raise AssertionError(
-                f"explanation of {case.id} moved from its snapshot: {detail}; if intended, accept it with {UPDATE_FLAG}"
+                f"explanation of {case.id} changed: {detail}: {DESCRIPTIONS[meaning]}; {_accept_hint(meaning)}"
             )
         if status == "inconclusive":
             from xai_eval.measure.verdicts import INCONCLUSIVE, Inconclusive
 
+            assert entry.noise is not None
             raise Inconclusive(
-                f"{INCONCLUSIVE}: {case.id}: under other seeds its map moves as far as a zero or unrelated map would "
-                f"(limits: relative L2 {tol.max_relative_l2:.3g}, rank correlation {1 - tol.max_rank_distance:.3g}), "
-                "so the snapshot cannot tell a change from the dice; raise the method's samples, then re-calibrate "
-                "with: pytest suites/test_snapshot.py --xai-calibrate 5"
+                f"{INCONCLUSIVE}: {case.id}: its map changed ({d.describe()}) within what another seed does, but "
+                f"another seed moves it as far as a zero or unrelated map would ({entry.noise.describe()}), so under "
+                "--xai-fail-on worse-beyond-noise the snapshot cannot tell a regression from the dice; raise the "
+                "method's samples, or run with --xai-fail-on change"
             )

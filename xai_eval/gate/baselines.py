@@ -3,20 +3,22 @@
 Layout (JSON)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "metric": "max_sensitivity",
       "profiles": {
         "quick": {
           "efficientnet_lite0": {
-            "IG": {"coffee": {"value": 0.123, "rtol": 0.1, "atol": 0.001}}
+            "IG": {"coffee": {"value": 0.641,
+                              "spread": {"min": 0.63, "max": 0.66, "mean": 0.645, "relative": 0.017, "k": 6}}}
           }
         }
       }
     }
 
-A case passes when ``value_measured <= value + atol + rtol * |value|``. A value
-below ``value - (atol + rtol * |value|)`` is an improvement: it passes and is
-listed so the baseline can be tightened.
+A value is compared at the numeric floor (:mod:`xai_eval.records.floors`): within it the case is
+unchanged; beyond it the case changed, and its ``spread`` under other seeds (``--xai-calibrate K``) says
+what the change means (:mod:`xai_eval.measure.change`). Files of schema version 1 (with ``rtol`` and
+``atol``, which no longer decide anything) are read and rewritten as version 2.
 """
 
 from __future__ import annotations
@@ -26,83 +28,62 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
+from xai_eval.measure.change import ScalarChange, scalar_change
 from xai_eval.measure.spread import Spread
+from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
 from xai_eval.records.keys import CaseKey
 
-SCHEMA_VERSION = 1
-DEFAULT_RTOL = 0.10
-DEFAULT_ATOL = 1e-3
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 UPDATE_FLAG = "--xai-update-baselines"
-Status = Literal["pass", "improved", "regressed", "missing", "invalid"]
+_KEYS = {1: {"value", "rtol", "atol", "spread"}, 2: {"value", "spread"}}
 
 
 @dataclass(frozen=True)
 class BaselineEntry:
-    """The accepted value of one case and how far it may move."""
+    """The accepted value of one case, and its spread under other seeds when calibrated."""
 
     value: float
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
     spread: Spread | None = None
-    """The value's spread under other seeds, when calibrated (``--xai-calibrate``)."""
 
-    @property
-    def margin(self) -> float:
-        return self.atol + self.rtol * abs(self.value)
-
-    @property
-    def threshold(self) -> float:
-        return self.value + self.margin
+    def compare(self, current: float) -> ScalarChange:
+        """``current`` against this value: unchanged within the numeric floor, else what the change means."""
+        return scalar_change(self.value, current, self.spread, rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL)
 
     def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {"value": self.value, "rtol": self.rtol, "atol": self.atol}
+        data: dict[str, object] = {"value": self.value}
         if self.spread is not None:
             data["spread"] = self.spread.to_json()
         return data
 
 
-@dataclass(frozen=True)
-class Verdict:
-    status: Status
-    value: float
-    entry: BaselineEntry | None
-
-    @property
-    def passed(self) -> bool:
-        return self.status in ("pass", "improved")
-
-
-def _entry(raw: object, where: str) -> BaselineEntry:
+def _entry(raw: object, where: str, version: int) -> BaselineEntry:
     if not isinstance(raw, Mapping) or "value" not in raw:
-        raise XaiEvalError(f"{where}: entry must be an object with 'value', 'rtol', 'atol' (and optionally 'spread')")
-    unknown = sorted(set(raw) - {"value", "rtol", "atol", "spread"})
+        raise XaiEvalError(f"{where}: entry must be an object with 'value' (and optionally 'spread')")
+    unknown = sorted(set(raw) - _KEYS[version])
     if unknown:
-        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; an entry has value, rtol, atol and spread")
-    try:
-        entry = BaselineEntry(float(raw["value"]), float(raw.get("rtol", DEFAULT_RTOL)), float(raw.get("atol", DEFAULT_ATOL)))
-    except (TypeError, ValueError):
-        raise XaiEvalError(f"{where}: 'value', 'rtol' and 'atol' must be numbers") from None
-    if not all(math.isfinite(x) for x in (entry.value, entry.rtol, entry.atol)) or entry.rtol < 0 or entry.atol < 0:
-        raise XaiEvalError(f"{where}: value must be finite and rtol/atol finite and >= 0")
+        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; an entry has {' and '.join(sorted(_KEYS[version]))}")
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise XaiEvalError(f"{where}: 'value' must be a finite number, got {value!r}")
     spread = raw.get("spread")
     if spread is None:
-        return entry
+        return BaselineEntry(float(value))
     try:
         assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "mean", "relative", "k"}
         parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]),
                         float(spread["mean"]))
         assert all(math.isfinite(v) for v in (parsed.min, parsed.max, parsed.mean, parsed.relative))
-        assert parsed.k == spread["k"] and parsed.k >= 2
+        assert parsed.k == spread["k"] and parsed.k >= 2 and parsed.relative >= 0
     except (AssertionError, TypeError, ValueError):
         raise XaiEvalError(
-            f"{where}.spread: must be an object with numbers min, max, mean, relative and k; "
+            f"{where}.spread: must be an object with numbers min, max, mean, relative (>= 0) and k (>= 2); "
             "recompute it with --xai-calibrate 5"
         ) from None
-    return BaselineEntry(entry.value, entry.rtol, entry.atol, parsed)
+    return BaselineEntry(float(value), parsed)
 
 
 class BaselineStore:
@@ -121,12 +102,14 @@ class BaselineStore:
             return cls(path, {})
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise XaiEvalError(f"{path}: cannot read the baselines file ({exc.strerror}); make it readable") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise XaiEvalError(f"{path}: not valid JSON ({exc}); fix it or delete it and run with {UPDATE_FLAG}") from None
         if not isinstance(data, dict):
             raise XaiEvalError(f"{path}: top level must be a JSON object with 'schema_version' and 'profiles'")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise XaiEvalError(
                 f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION}); "
                 f"regenerate it with {UPDATE_FLAG}"
@@ -140,7 +123,7 @@ class BaselineStore:
                 for method, images in _mapping(methods, f"{path}: profiles.{profile}.{model}").items():
                     for image, raw in _mapping(images, f"{path}: profiles.{profile}.{model}.{method}").items():
                         key = CaseKey(profile, model, method, image)
-                        entries[key] = _entry(raw, f"{path}: profiles.{profile}.{model}.{method}.{image}")
+                        entries[key] = _entry(raw, f"{path}: profiles.{profile}.{model}.{method}.{image}", version)
         return cls(path, entries)
 
     def has_profile(self, profile: str) -> bool:
@@ -162,39 +145,19 @@ class BaselineStore:
                     "(fix or remove the entry, or register the method)"
                 )
 
-    def judge(self, key: CaseKey, value: float) -> Verdict:
-        entry = self.entries.get(key)
-        if not math.isfinite(value):
-            return Verdict("invalid", value, entry)
-        if entry is None:
-            return Verdict("missing", value, None)
-        if value > entry.threshold:
-            return Verdict("regressed", value, entry)
-        if value < entry.value - entry.margin:
-            return Verdict("improved", value, entry)
-        return Verdict("pass", value, entry)
-
     def updated(self, values: Iterable[tuple[CaseKey, float, Spread | None]]) -> tuple[BaselineStore, int, int]:
         """A store with ``values`` accepted; entries not in ``values`` are kept.
 
-        A value with a spread (calibration) gets the rtol derived from it; one without keeps the entry's
-        tolerances and spread. Non-finite values are not accepted. Returns the new store and the counts
-        of updated and new entries.
+        A value with a spread (calibration) records that spread; one without keeps the entry's. Non-finite
+        values are not accepted. Returns the new store and the counts of updated and new entries.
         """
-        from xai_eval.measure.spread import calibrated_rtol
-
         entries = dict(self.entries)
         n_updated = n_new = 0
         for key, value, spread in values:
             if not math.isfinite(value):
                 continue
             old = entries.get(key)
-            if spread is not None:
-                new = BaselineEntry(value, calibrated_rtol(value, spread), old.atol if old else DEFAULT_ATOL, spread)
-            elif old is None:
-                new = BaselineEntry(value)
-            else:
-                new = BaselineEntry(value, old.rtol, old.atol, old.spread)
+            new = BaselineEntry(value, spread if spread is not None else old.spread if old else None)
             if old is None:
                 n_new += 1
             elif old != new:

@@ -31,6 +31,37 @@ def method_draws(run_seed: int, key: CaseKey) -> MethodDraws:
 
 
 @dataclass
+class ModelOnPhoto:
+    """The model's forward and backward pass on one photo: computed once per (model, photo) and shared by
+    the photo's cases, so the fingerprint costs one forward and one gradient per photo."""
+
+    model: torch.nn.Module = field(repr=False)
+    inputs: torch.Tensor = field(repr=False)
+    target: int
+    _logits: torch.Tensor | None = field(default=None, repr=False)
+    _gradient: torch.Tensor | None = field(default=None, repr=False)
+
+    def logits(self) -> torch.Tensor:
+        """The model's logits for the photo (``1 x classes``)."""
+        if self._logits is None:
+            import torch
+
+            with torch.no_grad():
+                self._logits = self.model(self.inputs).detach()
+        return self._logits
+
+    def gradient(self) -> torch.Tensor:
+        """The input gradient of the target logit (``1 x C x H x W``)."""
+        if self._gradient is None:
+            import torch
+
+            x = self.inputs.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                (self._gradient,) = torch.autograd.grad(self.model(x)[:, self.target].sum(), x)
+        return self._gradient
+
+
+@dataclass
 class CaseRun:
     """Lazily computes, and caches, everything a case needs.
 
@@ -47,11 +78,16 @@ class CaseRun:
     last_block: str = field(default="", repr=False)
     """The block the randomisation check randomises before the whole network."""
     run_seed: int = 0
+    photo: ModelOnPhoto | None = field(default=None, repr=False)
+    """The model on this case's photo, shared with the photo's other cases (made here if not given)."""
     seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _attribution: torch.Tensor | None = field(default=None, repr=False)
     _sensitivity: dict[int, float] = field(default_factory=dict, repr=False)
     _other_seeds: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
-    _logits: torch.Tensor | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.photo is None:
+            self.photo = ModelOnPhoto(self.explainer.model, self.inputs, self.image.label)
 
     @property
     def id(self) -> str:
@@ -87,20 +123,23 @@ class CaseRun:
         return self._other_seeds[seed]
 
     def logits(self) -> torch.Tensor:
-        """The model's logits for the case's input (``1 x classes``), cached."""
-        if self._logits is None:
-            import torch
+        """The model's logits for the case's input (``1 x classes``), shared by the photo's cases."""
+        assert self.photo is not None
+        return self.photo.logits()
 
-            with torch.no_grad():
-                self._logits = self.explainer.model(self.inputs).detach()
-        return self._logits
+    def input_gradient(self) -> torch.Tensor:
+        """The input gradient of the target logit, shared by the photo's cases."""
+        assert self.photo is not None
+        return self.photo.gradient()
 
     def perturbations(self, run_seed: int | None = None) -> torch.Tensor:
-        """This case's perturbations, ``[1, n_perturb_samples, C, H, W]`` on the CPU (their own stream)."""
+        """The photo's perturbations, ``[1, n_perturb_samples, C, H, W]`` on the CPU: their own stream, keyed by
+        (seed, profile, model, image), so every method on a photo is scored on the same perturbed inputs."""
         from xai_eval.measure.sensitivity import uniform_perturbations
 
         seed = self.run_seed if run_seed is None else run_seed
-        gen = generator(seed, self.key, "perturbations")
+        key = self.key
+        gen = generator(seed, key.profile, key.model, key.image, "perturbations")
         shape = tuple(self.inputs.shape[1:])
         return uniform_perturbations(gen, self.profile.n_perturb_samples, shape, self.profile.perturb_radius).unsqueeze(0)
 

@@ -69,7 +69,7 @@ def witness_of(nodeid: str, when: str) -> str:
 def _save_snapshots(xs: XaiSession) -> tuple[int, int]:
     from xai_eval.gate.snapshots import SnapshotStore
     from xai_eval.measure.fingerprint import Fingerprint
-    from xai_eval.measure.similarity import MapTolerance, Snapshot
+    from xai_eval.measure.similarity import MapNoise, Snapshot
     from xai_eval.records.maps import decode_array
 
     maps, prints = [], []
@@ -77,9 +77,10 @@ def _save_snapshots(xs: XaiSession) -> tuple[int, int]:
         if r.witness == "fingerprint":
             prints.append((r.key, Fingerprint.from_json(r.measured)))
         else:
-            tolerance = r.measured.get("tolerance")
-            snapshot = Snapshot(decode_array(r.measured["values"]), float(r.measured["scale"]))
-            maps.append((r.key, snapshot, None if tolerance is None else MapTolerance(**tolerance)))
+            noise = r.measured.get("noise")
+            snapshot = Snapshot(decode_array(r.measured["values"]), float(r.measured["scale"]),
+                                tuple(float(v) for v in r.measured["channel_norms"]))
+            maps.append((r.key, snapshot, None if noise is None else MapNoise(**noise)))
     current = SnapshotStore.load(xs.settings.snapshots_folder)  # xdist's controller never prepared the session
     store, n_updated, n_new = current.updated(maps, prints)
     store.save(r.key.profile for r in xs.snapshot_results)
@@ -145,7 +146,7 @@ class ResultCollector:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        from xai_eval.gate.summary import aligned, loose_cases, results_table, sanity_summary, skip_counts
+        from xai_eval.gate.summary import aligned, changes_summary, loose_cases, results_table, sanity_summary, skip_counts
 
         xs = self.xs
         tr = terminalreporter
@@ -161,7 +162,6 @@ class ResultCollector:
                 tr.write_line(line)
             for line in loose_cases(xs.results, xs.settings.baselines):
                 tr.write_line(line)
-            self._improved(tr)
             if xs.update_counts is not None:
                 n_updated, n_new = xs.update_counts
                 calibrated = f", calibrated under {xs.settings.calibrate} other seeds" if xs.settings.calibrate else ""
@@ -170,6 +170,8 @@ class ResultCollector:
         if xs.snapshot_counts is not None:
             n_updated, n_new = xs.snapshot_counts
             tr.write_line(f"xai-eval: snapshots written to {xs.settings.snapshots_folder}: {n_updated} updated, {n_new} new")
+        for line in changes_summary(xs.results, xs.snapshot_results):
+            tr.write_line(line)
         if self.witnesses:
             tr.section("xai-eval failing cases, by the check that caught them")
             for key, witnesses in sorted(self.witnesses.items(), key=lambda kv: str(kv[0])):
@@ -185,16 +187,9 @@ class ResultCollector:
             if self.all_skipped:
                 tr.write_line("xai-eval: every case skipped, so nothing was gated; failing the run (see the reasons above)")
 
-    def _improved(self, tr: pytest.TerminalReporter) -> None:
-        improved = [r for r in self.xs.results if r.status == "improved"]
-        if improved:
-            tr.write_line("")
-            tr.write_line(f"{len(improved)} case(s) improved beyond tolerance; tighten their baselines with {UPDATE_FLAG}:")
-            for r in improved:
-                tr.write_line(f"  {r.nodeid}: {r.value:.6g} (threshold {r.threshold:.6g})")
-
     def _accept_command(self, tr: pytest.TerminalReporter) -> None:
-        failing = [r.nodeid for r in self.xs.results if r.status in ("regressed", "missing")]
+        failing = [r.nodeid for r in self.xs.results
+                   if r.status == "missing" or (r.status == "fail" and r.meaning not in ("", "unchanged"))]
         failing += [r.nodeid for r in self.xs.snapshot_results if r.status in ("changed", "missing")]
         if not failing:
             return

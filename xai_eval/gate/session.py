@@ -8,13 +8,14 @@ from xai_eval.gate.baselines import BaselineStore
 from xai_eval.gate.snapshots import SnapshotStore
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
-from xai_eval.gate.cases import CaseRun
+from xai_eval.gate.cases import CaseRun, ModelOnPhoto
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
 from xai_eval.gate.images import ImageEntry, load_manifest
 from xai_eval.explain.methods import get_method
 from xai_eval.models.registry import load_model, model_id, validate_model_name
 from xai_eval.gate.profiles import Profile, get_profile, resolve_profiles
 from xai_eval.gate.settings import Settings
+from xai_eval.gate.thresholds import Thresholds, parse_thresholds
 
 if TYPE_CHECKING:
     from xai_eval.explain.explainer import Explainer
@@ -33,12 +34,13 @@ class XaiSession:
         self.images: tuple[ImageEntry, ...] = ()
         self.baselines: BaselineStore
         self.snapshots: SnapshotStore
+        self.thresholds: Thresholds = Thresholds({})
         self.snapshot_results: list[SnapshotResult] = []
         self.snapshot_counts: tuple[int, int] | None = None
         self._bundles: dict[str, ModelBundle | XaiEvalError] = {}
         self._explainers: dict[tuple[str, str], Explainer] = {}
         self._runs: dict[CaseKey, CaseRun] = {}
-        self._batches: dict[tuple[str, str], Any] = {}
+        self._photos: dict[tuple[str, str], ModelOnPhoto] = {}
         self.results: list[CaseResult] = []
         self.sanity: list[SanityRecord] = []
         self.update_counts: tuple[int, int] | None = None
@@ -62,7 +64,10 @@ class XaiSession:
         from xai_eval.explain.methods import METHODS
         from xai_eval.models.registry import MODEL_NAMES
 
-        self.baselines.validate(profiles, METHODS, (*MODEL_NAMES, *(model_id(m) for m in s.models)))
+        models = (*MODEL_NAMES, *(model_id(m) for m in s.models))
+        self.baselines.validate(profiles, METHODS, models)
+        self.thresholds = parse_thresholds(s.thresholds, profiles=profiles, methods=METHODS, models=models,
+                                           config_file=s.config_file)
         self._prepared = True
 
     def calibration_seeds(self) -> list[int]:
@@ -185,21 +190,22 @@ class XaiSession:
         if key not in self._runs:
             bundle = self.bundle(key.model)
             image = next(entry for entry in self.images if entry.id == key.image)
+            photo = self._photo(bundle, key.model, image)
             self._runs[key] = CaseRun(
-                key, image, self._inputs(bundle, key.model, image), self.explainer(key.model, key.method), self.profile,
-                bundle.last_block, self.settings.seed,
+                key, image, photo.inputs, self.explainer(key.model, key.method), self.profile, bundle.last_block,
+                self.settings.seed, photo,
             )
         return self._runs[key]
 
-    def _inputs(self, bundle: ModelBundle, model: str, image: ImageEntry) -> Any:
-        """The preprocessed image batch, loaded and label-checked once per (model, image)."""
-        if (model, image.id) not in self._batches:
+    def _photo(self, bundle: ModelBundle, model: str, image: ImageEntry) -> ModelOnPhoto:
+        """The preprocessed image batch with the model's passes on it, loaded and label-checked once per (model, image)."""
+        if (model, image.id) not in self._photos:
             # Inputs stay NCHW even for a channels_last model: measured on 2 cores, Lite0's IG takes 1.6 s with
             # NCHW inputs and 2.5 s with channels_last ones (the gradient w.r.t. the input is the slow part).
             inputs = bundle.transform(image.load()).unsqueeze(0).to(self.device())
             self._check_label(bundle, image, inputs)
-            self._batches[model, image.id] = inputs
-        return self._batches[model, image.id]
+            self._photos[model, image.id] = ModelOnPhoto(bundle.model, inputs, image.label)
+        return self._photos[model, image.id]
 
     def _check_label(self, bundle: ModelBundle, image: ImageEntry, inputs: Any) -> None:
         import torch

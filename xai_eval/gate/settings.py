@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.measure.change import DEFAULT_POLICY, POLICIES
 
 DEFAULT_MODELS = ("efficientnet_lite0",)
 DEFAULT_IMAGES = "fixtures/images"
@@ -23,7 +24,7 @@ DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
 MIN_CALIBRATION_SEEDS = 5
 KNOWN_KEYS = {
     "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
-    "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots",
+    "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots", "fail_on", "thresholds",
 }
 
 
@@ -59,6 +60,11 @@ class Settings:
     """The project's ``[tool.xai_eval.profiles.*]`` tables, resolved by the session."""
     config_file: str = "pyproject.toml"
     """Where ``[tool.xai_eval]`` was read from (for messages)."""
+    fail_on: str = DEFAULT_POLICY
+    """Which changes of a recorded number fail: ``change`` (every one beyond the numeric floor) or
+    ``worse-beyond-noise`` (see :data:`xai_eval.measure.change.POLICIES`)."""
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    """The project's ``[tool.xai_eval.thresholds]`` table, resolved by the session."""
 
     @property
     def snapshots_folder(self) -> Path:
@@ -111,6 +117,11 @@ def add_options(parser: pytest.Parser) -> None:
         help="timed rounds per runtime case, after the case's clean attribution as warm-up (default 3; use more for precise comparisons)",
     )
     group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
+    group.addoption(
+        "--xai-fail-on", default=None, choices=POLICIES,
+        help="which changes of a recorded number fail: change (default: every change beyond the numeric floor) or "
+        "worse-beyond-noise (only worse beyond the seed spread; the others are listed)",
+    )
 
 
 def _pyproject_path(config: pytest.Config) -> Path:
@@ -233,6 +244,12 @@ def resolve(config: pytest.Config) -> Settings:
     profiles = table.get("profiles", {})
     if not isinstance(profiles, dict):
         raise XaiEvalError(f"{read.where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    thresholds = table.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise XaiEvalError(f"{read.where} thresholds: expected a table [tool.xai_eval.thresholds] of METHOD = number")
+    fail_on = read.string("--xai-fail-on", "fail_on", DEFAULT_POLICY)
+    if fail_on not in POLICIES:
+        raise XaiEvalError(f"{read.where} fail_on: expected one of {', '.join(map(repr, POLICIES))}, got {fail_on!r}")
     images = read.path("--xai-images", "images", DEFAULT_IMAGES)
     baselines = read.path("--xai-baselines", "baselines", DEFAULT_BASELINES)
     assert images is not None and baselines is not None
@@ -256,4 +273,6 @@ def resolve(config: pytest.Config) -> Settings:
         threads=read.integer("--xai-threads", "threads", None, 1),
         profile_tables=profiles,
         config_file=str(path) if path else "pyproject.toml",
+        fail_on=fail_on,
+        thresholds=thresholds,
     )

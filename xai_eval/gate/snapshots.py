@@ -2,15 +2,19 @@
 
 Layout of a snapshots folder (default: ``snapshots/`` beside the baselines file)::
 
-    quick.json   {"schema_version": 1, "profile": "quick", "snapshot_size": 56,
+    quick.json   {"schema_version": 2, "profile": "quick", "snapshot_size": 56,
                   "models": {"efficientnet_lite0": {
-                      "fingerprints": {"coffee": {"target": 967, "target_logit": ..., "top": [...], "top_logits": [...]}},
-                      "maps": {"IG": {"coffee": {"scale": ..., "max_relative_l2": 0.02, "max_rank_distance": 0.01,
-                                                 "seeds": 5}}}}}}
+                      "fingerprints": {"coffee": {"target": 967, "target_logit": ..., "top": [...], "top_logits": [...],
+                                                  "gradient": {"pooled": [64 numbers], "channel_norms": [3 numbers]}}},
+                      "maps": {"IG": {"coffee": {"scale": ..., "channel_norms": [3 numbers],
+                                                 "noise": {"relative_l2": ..., "rank_distance": ..., "channel": ...,
+                                                           "seeds": 5}}}}}}}
     quick.npz    one float16 array per map, named MODEL/METHOD/IMAGE (values in [-1, 1]; times scale)
 
 like pytest-regressions' ``ndarrays_regression``: arrays in ``.npz``, everything a reviewer reads in JSON.
-Both are written atomically, and only by ``--xai-update-baselines``.
+``noise`` is how far other seeds move the map (``--xai-calibrate K``; null until calibrated). Both files are
+written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same values
+(sorted keys, a zip without time stamps).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +32,14 @@ from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_bytes, atomic_write_text
 from xai_eval.gate.baselines import UPDATE_FLAG
 from xai_eval.measure.fingerprint import Fingerprint
-from xai_eval.measure.similarity import SNAPSHOT_SIZE, MapTolerance, Snapshot
+from xai_eval.measure.similarity import SNAPSHOT_SIZE, MapNoise, Snapshot
 from xai_eval.records.keys import CaseKey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FingerprintKey = tuple[str, str, str]
 """(profile, model, image): a fingerprint belongs to the model and the image, not to a method."""
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""Every member of a written ``.npz`` carries this date, so the same maps give the same bytes."""
 
 
 def fingerprint_key(key: CaseKey) -> FingerprintKey:
@@ -42,7 +49,8 @@ def fingerprint_key(key: CaseKey) -> FingerprintKey:
 @dataclass(frozen=True)
 class MapEntry:
     snapshot: Snapshot
-    tolerance: MapTolerance
+    noise: MapNoise | None
+    """How far other seeds move the map (None: never calibrated)."""
 
 
 class SnapshotStore:
@@ -67,15 +75,15 @@ class SnapshotStore:
         return cls(folder, maps, fingerprints)
 
     def updated(
-        self, maps: Iterable[tuple[CaseKey, Snapshot, MapTolerance | None]], fingerprints: Iterable[tuple[CaseKey, Fingerprint]]
+        self, maps: Iterable[tuple[CaseKey, Snapshot, MapNoise | None]], fingerprints: Iterable[tuple[CaseKey, Fingerprint]]
     ) -> tuple[SnapshotStore, int, int]:
-        """A store with these accepted (a map without a calibrated tolerance keeps its entry's, else the
-        floors); returns it and the counts of changed and new entries."""
+        """A store with these accepted (a map without newly calibrated noise keeps its entry's); returns it and
+        the counts of changed and new entries."""
         new_maps, new_prints = dict(self.maps), dict(self.fingerprints)
         n_updated = n_new = 0
-        for key, snapshot, tolerance in maps:
+        for key, snapshot, noise in maps:
             old = new_maps.get(key)
-            entry = MapEntry(snapshot, tolerance or (old.tolerance if old else MapTolerance()))
+            entry = MapEntry(snapshot, noise if noise is not None else old.noise if old else None)
             n_new += old is None
             n_updated += old is not None and not _same_map(old, entry)
             new_maps[key] = entry
@@ -89,8 +97,6 @@ class SnapshotStore:
 
     def save(self, profiles: Iterable[str]) -> None:
         """Rewrite the files of ``profiles`` (each atomically; the npz first, so the JSON never names a missing map)."""
-        import numpy as np
-
         for profile in sorted(set(profiles)):
             models: dict[str, dict[str, Any]] = {}
             arrays: dict[str, Any] = {}
@@ -100,27 +106,71 @@ class SnapshotStore:
             for key in sorted((k for k in self.maps if k.profile == profile), key=lambda k: k.to_list()):
                 entry = self.maps[key]
                 maps = models.setdefault(key.model, {"fingerprints": {}, "maps": {}})["maps"]
-                maps.setdefault(key.method, {})[key.image] = {"scale": entry.snapshot.scale, **entry.tolerance.to_json()}
+                maps.setdefault(key.method, {})[key.image] = {
+                    "scale": entry.snapshot.scale, "channel_norms": list(entry.snapshot.channel_norms),
+                    "noise": None if entry.noise is None else entry.noise.to_json(),
+                }
                 arrays[f"{key.model}/{key.method}/{key.image}"] = entry.snapshot.values
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **arrays)
-            atomic_write_bytes(self.folder / f"{profile}.npz", buffer.getvalue())
+            atomic_write_bytes(self.folder / f"{profile}.npz", npz_bytes(arrays))
             data = {"schema_version": SCHEMA_VERSION, "profile": profile, "snapshot_size": SNAPSHOT_SIZE, "models": models}
-            atomic_write_text(self.folder / f"{profile}.json", json.dumps(data, indent=2) + "\n")
+            atomic_write_text(self.folder / f"{profile}.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """The arrays as a compressed ``.npz`` (``numpy.load`` reads it) whose bytes depend only on the arrays:
+    members in name order, each dated :data:`ZIP_DATE` (``numpy.savez_compressed`` stamps the current time)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()
 
 
 def _same_map(a: MapEntry, b: MapEntry) -> bool:
     import numpy as np
 
-    return a.tolerance == b.tolerance and a.snapshot.scale == b.snapshot.scale and np.array_equal(a.snapshot.values, b.snapshot.values)
+    return (a.noise == b.noise and a.snapshot.scale == b.snapshot.scale and a.snapshot.channel_norms == b.snapshot.channel_norms
+            and np.array_equal(a.snapshot.values, b.snapshot.values))
+
+
+def _numbers(raw: Any, where: str, fix: str) -> tuple[float, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                                            for v in raw):
+        raise XaiEvalError(f"{where}: must be a list of finite numbers >= 0; {fix}")
+    return tuple(float(v) for v in raw)
+
+
+def _noise(raw: Any, where: str, fix: str) -> MapNoise | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"relative_l2", "rank_distance", "channel", "seeds"}:
+        raise XaiEvalError(f"{where}: must be null or an object with relative_l2, rank_distance, channel and seeds; {fix}")
+    limits = [raw[k] for k in ("relative_l2", "rank_distance", "channel")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in limits) or not (
+        isinstance(raw["seeds"], int) and raw["seeds"] >= 0
+    ):
+        raise XaiEvalError(f"{where}: limits must be finite numbers >= 0 and seeds a whole number; {fix}")
+    return MapNoise(float(limits[0]), float(limits[1]), float(limits[2]), raw["seeds"])
 
 
 def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[FingerprintKey, Fingerprint]) -> None:
     import numpy as np
 
-    fix = f"fix it, or delete it and {path.stem}.npz and record them again with {UPDATE_FLAG}"
+    npz = path.with_suffix(".npz")
+    fix = f"fix it, or delete {path.name} and {npz.name} and record them again with {UPDATE_FLAG}"
+    if path.is_dir():
+        raise XaiEvalError(f"{path}: is a folder, not a snapshots file; remove it (snapshot files are PROFILE.json and PROFILE.npz)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise XaiEvalError(f"{path}: cannot read it ({exc.strerror}); make it readable, or {fix}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise XaiEvalError(f"{path}: not valid JSON ({exc}); {fix}") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
@@ -128,7 +178,6 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
     profile = path.stem
     if data.get("profile") != profile or not isinstance(data.get("models"), dict):
         raise XaiEvalError(f"{path}: 'profile' must be {profile!r} (the file name) and 'models' an object; {fix}")
-    npz = path.with_suffix(".npz")
     try:
         with np.load(npz, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -141,16 +190,13 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
                 fingerprints[(profile, model, image)] = Fingerprint.from_json(raw)
             for method, images in tables["maps"].items():
                 for image, raw in images.items():
-                    name = f"{model}/{method}/{image}"
+                    name, at = f"{model}/{method}/{image}", f"{where}.maps.{method}.{image}"
                     if name not in arrays:
-                        raise XaiEvalError(f"{npz}: no array {name!r} for {where}.maps.{method}.{image}; {fix}")
+                        raise XaiEvalError(f"{npz}: no array {name!r} for {at}; {fix}")
                     if arrays[name].dtype != np.float16 or arrays[name].ndim != 2:
                         raise XaiEvalError(f"{npz}: array {name!r} is {arrays[name].dtype} {arrays[name].shape}, not a 2-D float16 map; {fix}")
-                    tolerance = MapTolerance(float(raw["max_relative_l2"]), float(raw["max_rank_distance"]), int(raw["seeds"]))
-                    scale = float(raw["scale"])
-                    if not all(math.isfinite(v) and v >= 0 for v in (scale, tolerance.max_relative_l2, tolerance.max_rank_distance)):
-                        raise XaiEvalError(f"{where}.maps.{method}.{image}: scale and tolerances must be finite numbers >= 0; {fix}")
-                    maps[CaseKey(profile, model, method, image)] = MapEntry(Snapshot(arrays[name], scale), tolerance)
+                    (scale,) = _numbers([raw["scale"]], f"{at}.scale", fix)
+                    snapshot = Snapshot(arrays[name], scale, _numbers(raw["channel_norms"], f"{at}.channel_norms", fix))
+                    maps[CaseKey(profile, model, method, image)] = MapEntry(snapshot, _noise(raw["noise"], f"{at}.noise", fix))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise XaiEvalError(f"{where}: malformed entry ({type(exc).__name__}: {exc}); {fix}") from None
-

@@ -8,22 +8,67 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from xai_eval.records.results import CaseResult, SanityRecord
+from xai_eval.measure.change import SEVERITY
+from xai_eval.records.keys import CaseKey
+from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
-COLUMNS = ("model", "method", "image", "max sens.", "threshold", "status", "seconds")
+COLUMNS = ("model", "method", "image", "max sens.", "baseline", "change", "threshold", "status", "seconds")
+SHORT = {"unchanged": "unchanged", "noise": "noise", "worse": "WORSE", "better": "better", "beyond": "beyond",
+         "unknown": "unknown"}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _change_cell(r: CaseResult) -> str:
+    if not r.meaning:
+        return "-"
+    cell = SHORT.get(r.meaning, r.meaning)
+    return f"{cell} ({r.sds:+.2g} sd)" if r.sds is not None and math.isfinite(r.sds) else cell
+
+
 def results_table(results: Sequence[CaseResult]) -> list[str]:
-    """Rows of method, value, threshold, status and seconds, one per case, aligned."""
+    """Rows of method, value, baseline, what the change means, threshold, status and seconds, one per case."""
     rows = [COLUMNS] + [
-        (r.key.model, r.key.method, r.key.image, _fmt(r.value), _fmt(r.threshold), r.status, f"{r.seconds:.1f}")
+        (r.key.model, r.key.method, r.key.image, _fmt(r.value), _fmt(r.baseline), _change_cell(r), _fmt(r.threshold),
+         r.status, f"{r.seconds:.1f}")
         for r in sorted(results, key=lambda r: (r.key.model, r.key.image, r.key.method))
     ]
     return aligned(rows)
+
+
+def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotResult]) -> list[str]:
+    """How many cases changed beyond the numeric floor and what each change means, one line a case; then the
+    model changes (a fingerprint that moved), once per (profile, model, photo)."""
+    from xai_eval.measure.change import DESCRIPTIONS, most_serious
+
+    checks: dict[CaseKey, list[tuple[str, str, str]]] = {}
+    for r in results:
+        if r.meaning:
+            detail = f"{r.value:.6g} from {r.baseline:.6g}" + (f", {r.sds:+.2g} sd" if r.sds is not None and math.isfinite(r.sds) else "")
+            checks.setdefault(r.key, []).append(("sensitivity", r.meaning, detail))
+    for snap in snapshots:
+        if snap.meaning:
+            checks.setdefault(snap.key, []).append((snap.witness, snap.meaning, ""))
+    changed = {key: found for key, found in checks.items() if any(m != "unchanged" for _, m, _ in found)}
+    if not checks:
+        return []
+    by_meaning = Counter(most_serious([m for _, m, _ in found]) for found in changed.values())
+    counted = ", ".join(f"{n} {DESCRIPTIONS[m]}" for m, n in sorted(by_meaning.items(), key=lambda kv: SEVERITY.index(kv[0])))
+    lines = ["", f"xai-eval: {len(changed)} of {len(checks)} case(s) changed beyond the numeric floor" + (f": {counted}" if counted else "")]
+    for key, found in sorted(changed.items(), key=lambda kv: str(kv[0])):
+        parts = [f"{check} {SHORT.get(m, m)}" + (f" ({detail})" if detail else "") for check, m, detail in found if m != "unchanged"]
+        lines.append(f"  {key}: {'; '.join(parts)}")
+    models: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for snap in snapshots:
+        if snap.witness == "fingerprint" and snap.meaning == "beyond":
+            where = (snap.key.profile, snap.key.model, snap.key.image)
+            models[where] = (snap.detail, models.get(where, ("", 0))[1] + 1)
+    if models:
+        lines.append(f"xai-eval: the model changed on {len(models)} photo(s); every method's change there follows from it:")
+        lines += [f"  {'/'.join(where)}: {detail} ({n} case(s))" for where, (detail, n) in sorted(models.items())]
+    return lines
 
 
 def _number(value: Any, digits: int = 3) -> str:

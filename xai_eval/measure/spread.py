@@ -1,5 +1,6 @@
 """How much a case's number moves when only the dice change: the spread under other seeds, and the
-tolerance derived from it. Pure functions; the gate calls them when calibrating (``--xai-calibrate K``)."""
+prediction bound that says what another seed gives. Pure functions; the gate records a spread when
+calibrating (``--xai-calibrate K``) and classifies later changes with it (:mod:`xai_eval.measure.change`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-RTOL_FLOOR = 0.03
-"""The smallest calibrated rtol: covers float-rounding differences between devices and kernels."""
 FALSE_ALARM = 0.001
-"""The chance that one case fails a reseeded run although nothing changed (24 cases: about 2.4 % a run)."""
+"""The chance that another seed's value falls outside the prediction bound on one side."""
 _T_QUANTILES = ((1, 318.31), (2, 22.327), (3, 10.215), (4, 7.173), (5, 5.893), (6, 5.208), (7, 4.785), (8, 4.501),
                 (9, 4.297), (10, 4.144), (12, 3.930), (15, 3.733), (20, 3.552), (25, 3.450), (30, 3.385), (40, 3.307),
                 (60, 3.232), (120, 3.160))
@@ -55,15 +54,3 @@ def prediction_factor(k: int) -> float:
     df = k - 1
     quantile = next((q for d, q in reversed(_T_QUANTILES) if d <= df), _T_QUANTILES[0][1]) if df <= 120 else 3.090
     return quantile * math.sqrt(1 + 1 / k)
-
-
-def calibrated_rtol(value: float, spread: Spread) -> float:
-    """The rtol that puts the threshold at the one-sided prediction bound of the seeds' values (see
-    :func:`prediction_factor`) and above every value seen, and at least ``RTOL_FLOOR``; measured from
-    ``value`` (the baseline, one of those seeds) and rounded up to 3 digits."""
-    if not value:
-        return RTOL_FLOOR
-    mean = spread.mean if math.isfinite(spread.mean) else value
-    upper = max(mean + prediction_factor(spread.k) * spread.relative * abs(mean), spread.max)
-    rtol = max(RTOL_FLOOR, (upper - value) / abs(value))
-    return math.ceil(rtol * 1000) / 1000

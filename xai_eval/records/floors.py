@@ -13,5 +13,25 @@ above them.
 from __future__ import annotations
 
 SENSITIVITY_RTOL = 1e-3
-"""Max sensitivity (and any scalar metric): |current - recorded| <= SENSITIVITY_ATOL + SENSITIVITY_RTOL * |recorded|."""
+"""Max sensitivity: unchanged while |current - recorded| <= SENSITIVITY_ATOL + SENSITIVITY_RTOL * |recorded|."""
 SENSITIVITY_ATOL = 1e-6
+
+MAP_RELATIVE_L2 = 2e-3
+"""A snapshot map (channel-summed, 56 x 56, magnitude included): unchanged while ||current - recorded|| <=
+this x ||recorded||."""
+MAP_CHANNEL = 2e-3
+"""A snapshot's per-channel norms (full resolution): unchanged while each moves by at most this x the
+recorded map's total norm."""
+
+LOGIT_RTOL = 1e-4
+"""The model's fingerprint, forward: a recorded logit is unchanged while |current - recorded| <= LOGIT_ATOL +
+LOGIT_RTOL * |recorded|."""
+LOGIT_ATOL = 1e-4
+GRADIENT_RELATIVE_L2 = 2e-3
+"""The model's fingerprint, backward: the pooled input gradient of the target logit and its per-channel
+norms are unchanged while they move by at most this relative to the recorded gradient's norm."""
+
+
+def within(current: float, recorded: float, rtol: float, atol: float = 0.0) -> bool:
+    """``|current - recorded| <= atol + rtol * |recorded|``; False for NaN (NaN is never unchanged)."""
+    return abs(current - recorded) <= atol + rtol * abs(recorded)

@@ -12,7 +12,7 @@ from typing import Any
 from xai_eval.records.keys import CaseKey
 from xai_eval.files import atomic_write_text
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,28 @@ class CaseResult:
     nodeid: str
     value: float
     threshold: float | None
+    """The team's threshold for this case (``[tool.xai_eval.thresholds]``), if any."""
     status: str
+    """``pass``, ``fail``, ``missing``, ``updated`` or ``invalid``."""
     seconds: float
     spread: dict[str, float] | None = None
-    """The value's spread under other seeds (min, max, relative, k), when calibrating."""
+    """The value's spread under other seeds (min, max, mean, relative, k), when calibrating."""
+    baseline: float | None = None
+    """The recorded value it was compared with (None: no entry)."""
+    meaning: str = ""
+    """What the change means (:mod:`xai_eval.measure.change`): ``unchanged``, ``noise``, ``worse``, ...; '' if not compared."""
+    sds: float | None = None
+    """The change in standard deviations of the recorded seed spread."""
 
     def to_property(self) -> dict[str, Any]:
         return {"key": self.key.to_list(), "nodeid": self.nodeid, "value": self.value, "threshold": self.threshold,
-                "status": self.status, "seconds": self.seconds, "spread": self.spread}
+                "status": self.status, "seconds": self.seconds, "spread": self.spread, "baseline": self.baseline,
+                "meaning": self.meaning, "sds": self.sds}
 
     @classmethod
     def from_property(cls, data: dict[str, Any]) -> CaseResult:
         return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"],
-                   data.get("spread"))
+                   data.get("spread"), data.get("baseline"), data.get("meaning", ""), data.get("sds"))
 
 
 @dataclass(frozen=True)
@@ -80,15 +89,16 @@ def case_records(
 
     for result in results:
         record(result.key)["max_sensitivity"] = {
-            "value": _finite_or_none(result.value), "threshold": result.threshold, "status": result.status,
+            "value": _finite_or_none(result.value), "baseline": result.baseline, "meaning": result.meaning,
+            "sds": _finite_or_none(result.sds), "threshold": result.threshold, "status": result.status,
             "seconds": result.seconds, **({"spread": result.spread} if result.spread else {}),
         }
     for item in sanity:
         values = {name: _finite_or_none(value) for name, value in item.values.items()}
         record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
     for snap in snapshots:
-        kept = {k: _finite_or_none(v) for k, v in snap.measured.items() if k != "values" or snap.status == "changed"}
-        record(snap.key)[snap.witness] = {"status": snap.status, "detail": snap.detail, **kept}
+        kept = {k: _finite_or_none(v) for k, v in snap.measured.items() if k != "values" or "stored" in snap.measured}
+        record(snap.key)[snap.witness] = {"status": snap.status, "meaning": snap.meaning, "detail": snap.detail, **kept}
     return records
 
 
@@ -114,15 +124,19 @@ class SnapshotResult:
     witness: str
     """``snapshot`` (the explanation's map) or ``fingerprint`` (the model's logits on the image)."""
     status: str
-    """``pass``, ``changed``, ``missing`` or ``updated``."""
+    """``pass``, ``changed``, ``missing``, ``updated`` or ``inconclusive``."""
     detail: str
     measured: dict[str, Any]
-    """What the update stores: a map's float16 values (base64), scale and calibrated tolerance, or a fingerprint."""
+    """What the update stores: a map's float16 values (base64), scale, channel norms and calibrated noise, or a
+    fingerprint."""
+    meaning: str = ""
+    """What the change means (``unchanged``, ``noise``, ``beyond``, ``unknown``); '' if nothing was compared."""
 
     def to_property(self) -> dict[str, Any]:
         return {"key": self.key.to_list(), "nodeid": self.nodeid, "witness": self.witness, "status": self.status,
-                "detail": self.detail, "measured": self.measured}
+                "detail": self.detail, "measured": self.measured, "meaning": self.meaning}
 
     @classmethod
     def from_property(cls, data: dict[str, Any]) -> SnapshotResult:
-        return cls(CaseKey(*data["key"]), data["nodeid"], data["witness"], data["status"], data["detail"], data["measured"])
+        return cls(CaseKey(*data["key"]), data["nodeid"], data["witness"], data["status"], data["detail"], data["measured"],
+                   data.get("meaning", ""))

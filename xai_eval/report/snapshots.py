@@ -16,7 +16,7 @@ RERUN = "re-create it with: pytest suites/ --xai-results RESULTS.json"
 
 
 def changed_cases(path: Path) -> list[dict[str, Any]]:
-    """The case records of ``path`` whose snapshot changed; one-line errors for a file that is not a results file."""
+    """The case records of ``path`` whose snapshot changed beyond the numeric floor; one-line errors for a file that is not a results file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -25,7 +25,8 @@ def changed_cases(path: Path) -> list[dict[str, Any]]:
         raise XaiEvalError(f"{path}: not valid JSON ({exc}); {RERUN}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise XaiEvalError(f"{path}: not an xai-eval results file (no 'cases' list); {RERUN}")
-    changed = [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("status") == "changed"]
+    changed = [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("meaning") not in
+               (None, "", "unchanged")]
     for case in changed:
         snap = case["snapshot"]
         if not all(isinstance(snap.get(k), dict) for k in ("values", "stored")) or not all(
