@@ -41,7 +41,7 @@ def test_malformed_baselines(gate_project: pytest.Pytester) -> None:
     (gate_project.path / "baselines.json").write_text('{"schema_version": 7, "profiles": {}}')
     result = gate_project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    _assert_one_line_error(result, "baselines.json: schema_version 7 is not supported (expected 1); regenerate it with --xai-update-baselines")
+    _assert_one_line_error(result, "baselines.json: schema_version 7 is not supported (expected 2); regenerate it with --xai-update-baselines")
 
 
 def test_unknown_pyproject_key(gate_project: pytest.Pytester) -> None:
@@ -165,7 +165,7 @@ def test_baselines_path_that_is_a_folder(gate_project: pytest.Pytester) -> None:
 def test_unknown_keys_in_the_baselines_file(gate_project: pytest.Pytester, profiles: dict, fragment: str) -> None:
     import json
 
-    (gate_project.path / "baselines.json").write_text(json.dumps({"schema_version": 1, "profiles": profiles}))
+    (gate_project.path / "baselines.json").write_text(json.dumps({"schema_version": 2, "profiles": profiles}))
     result = gate_project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_line_error(result, fragment)
@@ -197,7 +197,7 @@ def test_accept_command_lists_every_failing_case_and_drops_k(gate_project: pytes
     for methods in data["profiles"]["quick"].values():
         for images in methods.values():
             for entry in images.values():
-                entry.update(value=entry["value"] / 10, rtol=0.0, atol=0.0)
+                entry.update(value=entry["value"] / 10)
     path.write_text(json.dumps(data))
     result = gate_project.runpytest("-k", "a or b", "--xai-seed", "0")
     result.assert_outcomes(failed=4)

@@ -1,4 +1,4 @@
-"""Baseline file: judging, validation, updates and atomic writes."""
+"""Baseline file: the comparison at the floor, validation, updates and byte-stable atomic writes."""
 
 from __future__ import annotations
 
@@ -9,31 +9,29 @@ from pathlib import Path
 import pytest
 
 from xai_eval.gate.baselines import BaselineEntry, BaselineStore
+from xai_eval.measure.spread import Spread
 from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError
 
 KEY = CaseKey("quick", "m", "IG", "img")
 
 
-def test_threshold_is_value_plus_atol_plus_rtol() -> None:
-    entry = BaselineEntry(2.0, rtol=0.1, atol=0.05)
-    assert entry.threshold == pytest.approx(2.25)
+SPREAD = Spread(min=1.9, max=2.1, relative=0.02, k=6, mean=2.0)
 
 
 @pytest.mark.parametrize(
-    ("value", "status"),
-    [(2.0, "pass"), (2.25, "pass"), (2.2501, "regressed"), (1.76, "pass"), (1.74, "improved"), (0.0, "improved")],
+    ("value", "meaning"),
+    [(2.0, "unchanged"), (2.0019, "unchanged"), (1.9981, "unchanged"), (2.0025, "noise"), (1.95, "noise"),
+     (2.3, "worse"), (1.6, "better"), (float("nan"), "unknown")],
 )
-def test_judge(value: float, status: str) -> None:
-    store = BaselineStore(Path("b.json"), {KEY: BaselineEntry(2.0, rtol=0.1, atol=0.05)})
-    verdict = store.judge(KEY, value)
-    assert verdict.status == status
-    assert verdict.passed == (status != "regressed")
+def test_a_value_is_compared_at_the_floor_and_classified_by_its_spread(value: float, meaning: str) -> None:
+    entry = BaselineEntry(2.0, SPREAD)
+    assert entry.compare(value).meaning == meaning
 
 
-def test_missing_entry() -> None:
-    verdict = BaselineStore(Path("b.json"), {}).judge(KEY, 1.0)
-    assert verdict.status == "missing" and not verdict.passed
+def test_without_a_spread_any_change_is_unknown() -> None:
+    entry = BaselineEntry(2.0)
+    assert entry.compare(2.001).meaning == "unchanged" and entry.compare(2.01).meaning == "unknown"
 
 
 def test_round_trip_and_missing_file_is_empty(tmp_path: Path) -> None:
@@ -43,16 +41,38 @@ def test_round_trip_and_missing_file_is_empty(tmp_path: Path) -> None:
     assert (n_updated, n_new) == (0, 1)
     store.save()
     assert BaselineStore.load(path).entries == {KEY: BaselineEntry(1.5)}
-    assert json.loads(path.read_text())["schema_version"] == 1
+    assert json.loads(path.read_text())["schema_version"] == 2
 
 
-def test_update_keeps_tolerances_and_other_entries(tmp_path: Path) -> None:
+def test_a_schema_1_file_is_read_and_rewritten_as_schema_2(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    spread = {"min": 1.0, "max": 1.2, "mean": 1.1, "relative": 0.05, "k": 6}
+    path.write_text(json.dumps({"schema_version": 1, "profiles": {"quick": {"m": {"IG": {"img": {
+        "value": 1.1, "rtol": 0.3, "atol": 0.001, "spread": spread}}}}}}))
+    store = BaselineStore.load(path)
+    assert store.entries == {KEY: BaselineEntry(1.1, Spread(1.0, 1.2, 0.05, 6, 1.1))}
+    store.save()
+    assert json.loads(path.read_text())["profiles"]["quick"]["m"]["IG"]["img"] == {"value": 1.1, "spread": spread}
+
+
+def test_update_keeps_spreads_and_other_entries(tmp_path: Path) -> None:
     other = CaseKey("paper", "m", "LRP", "img")
-    store = BaselineStore(tmp_path / "b.json", {KEY: BaselineEntry(1.0, 0.3, 0.2), other: BaselineEntry(4.0)})
+    store = BaselineStore(tmp_path / "b.json", {KEY: BaselineEntry(1.0, SPREAD), other: BaselineEntry(4.0)})
     new, n_updated, n_new = store.updated([(KEY, 2.0, None), (CaseKey("quick", "m", "IG", "x"), 3.0, None)])
     assert (n_updated, n_new) == (1, 1)
-    assert new.entries[KEY] == BaselineEntry(2.0, 0.3, 0.2)
+    assert new.entries[KEY] == BaselineEntry(2.0, SPREAD)
     assert new.entries[other] == BaselineEntry(4.0)
+    calibrated = Spread.of([2.0, 2.2, 1.8])
+    assert store.updated([(KEY, 2.0, calibrated)])[0].entries[KEY] == BaselineEntry(2.0, calibrated)
+
+
+def test_recording_the_same_values_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+    keys = [CaseKey(p, "m", method, image) for p in ("quick", "paper") for method in ("LRP", "IG") for image in ("b", "a")]
+    for name, order in (("one.json", keys), ("two.json", keys[::-1])):
+        BaselineStore(tmp_path / name, {}).updated([(k, 0.5 + i / 7, SPREAD) for i, k in enumerate(keys)
+                                                    if k in order])[0].save()
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+    assert list(json.loads((tmp_path / "one.json").read_text())["profiles"]) == ["paper", "quick"]
 
 
 @pytest.mark.parametrize(
@@ -61,10 +81,12 @@ def test_update_keeps_tolerances_and_other_entries(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ("[]", "top level must be a JSON object"),
         ('{"schema_version": 99, "profiles": {}}', "schema_version 99 is not supported"),
-        ('{"schema_version": 1}', "'profiles' must be an object"),
-        ('{"schema_version": 1, "profiles": {"quick": {"m": {"IG": {"img": {"rtol": 1}}}}}}', "profiles.quick.m.IG.img"),
-        ('{"schema_version": 1, "profiles": {"quick": {"m": {"IG": {"img": {"value": "x"}}}}}}', "must be numbers"),
-        ('{"schema_version": 1, "profiles": {"quick": {"m": {"IG": {"img": {"value": 1, "rtol": -1}}}}}}', ">= 0"),
+        ('{"schema_version": 2}', "'profiles' must be an object"),
+        ('{"schema_version": 2, "profiles": {"quick": {"m": {"IG": {"img": {"spread": null}}}}}}', "profiles.quick.m.IG.img"),
+        ('{"schema_version": 2, "profiles": {"quick": {"m": {"IG": {"img": {"value": "x"}}}}}}', "must be a finite number"),
+        ('{"schema_version": 2, "profiles": {"quick": {"m": {"IG": {"img": {"value": 1, "rtol": 1}}}}}}', "unknown key 'rtol'"),
+        ('{"schema_version": 2, "profiles": {"quick": {"m": {"IG": {"img": {"value": 1, "spread": {"k": 1}}}}}}}',
+         "spread: must be an object"),
     ],
 )
 def test_malformed_files_give_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -41,14 +41,19 @@ def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
 
     data = json.loads(baselines.read_text())
     entry = data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]
-    entry["value"] = entry["value"] / 3
-    entry["rtol"], entry["atol"] = 0.01, 0.0
+    recorded = entry["value"]
+    entry["value"] = recorded * 1.0005  # within the numeric floor: unchanged
+    baselines.write_text(json.dumps(data))
+    gate_project.runpytest().assert_outcomes(passed=4)
+    entry["value"] = recorded / 3
     baselines.write_text(json.dumps(data))
     regressed = gate_project.runpytest()
     regressed.assert_outcomes(passed=3, failed=1)
     regressed.stdout.fnmatch_lines(
         [
-            "*max sensitivity of tinynet.build-IG-a regressed*threshold*baseline*--xai-update-baselines*",
+            "*max sensitivity of tinynet.build-IG-a changed: *(+200.00%): changed, with no calibrated seed spread*"
+            "--xai-update-baselines*",
+            "*xai-eval: 1 of 4 case(s) changed beyond the numeric floor: 1 changed, with no calibrated seed spread*",
             "*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?'",
         ]
     )
@@ -58,9 +63,9 @@ def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: 
     gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
     baselines = gate_project.path / "baselines.json"
     data = json.loads(baselines.read_text())
-    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] = 123.0
-    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["rtol"] = 0.5
-    data["profiles"]["paper"] = {"tinynet.other": {"IG": {"x": {"value": 1.0, "rtol": 0.1, "atol": 0.0}}}}
+    spread = {"min": 1.0, "max": 2.0, "mean": 1.5, "relative": 0.2, "k": 6}
+    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"].update(value=123.0, spread=spread)
+    data["profiles"]["paper"] = {"tinynet.other": {"IG": {"x": {"value": 1.0}}}}
     baselines.write_text(json.dumps(data))
 
     result = gate_project.runpytest("--xai-update-baselines", "-k", "IG-a")
@@ -69,19 +74,36 @@ def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: 
     after = json.loads(baselines.read_text())
     assert after["profiles"]["paper"] == data["profiles"]["paper"]
     assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] != 123.0
-    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["rtol"] == 0.5
+    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["spread"] == spread, "an update keeps the spread"
     assert after["profiles"]["quick"]["tinynet.build"]["LRP"] == data["profiles"]["quick"]["tinynet.build"]["LRP"]
 
 
-def test_improvement_passes_and_is_listed(gate_project: pytest.Pytester) -> None:
+def test_a_change_fails_by_default_and_under_the_lenient_policy_only_when_worse_beyond_noise(
+    gate_project: pytest.Pytester,
+) -> None:
     gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
     baselines = gate_project.path / "baselines.json"
     data = json.loads(baselines.read_text())
-    data["profiles"]["quick"]["tinynet.build"]["LRP"]["b"].update(value=50.0, rtol=0.0, atol=0.01)
+    cases = data["profiles"]["quick"]["tinynet.build"]
+    for method, image, factor in (("LRP", "b", 50.0), ("LRP", "a", 0.02), ("IG", "b", 1.01)):
+        recorded = cases[method][image]["value"] * factor  # as if recorded by another version
+        spread = {"min": recorded * 0.97, "max": recorded * 1.03, "mean": recorded, "relative": 0.01, "k": 6}
+        cases[method][image] = {"value": recorded, "spread": spread}
     baselines.write_text(json.dumps(data))
-    result = gate_project.runpytest()
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*1 case(s) improved beyond tolerance*", "*tinynet.build-LRP-b*"])
+    strict = gate_project.runpytest()
+    strict.assert_outcomes(passed=1, failed=3)
+    strict.stdout.fnmatch_lines([
+        "*xai-eval: 3 of 4 case(s) changed beyond the numeric floor: 1 worse beyond noise, 1 better beyond noise, "
+        "1 within Monte-Carlo noise (what another seed does)",
+    ])
+    lenient = gate_project.runpytest("--xai-fail-on", "worse-beyond-noise")
+    lenient.assert_outcomes(passed=3, failed=1)
+    lenient.stdout.fnmatch_lines([
+        "*max sensitivity of tinynet.build-LRP-a changed: *: worse beyond noise*",
+        "*quick/tinynet.build/IG/b: sensitivity noise*",
+        "*quick/tinynet.build/LRP/a: sensitivity WORSE*",
+        "*quick/tinynet.build/LRP/b: sensitivity better*",
+    ])
 
 
 def test_values_are_identical_on_rerun_in_reverse_order_and_with_k(gate_project: pytest.Pytester) -> None:
@@ -142,7 +164,7 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
     result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(["*xai-eval sanity (profile quick)*", "*results written to out/results.json*"])
     data = json.loads((gate_project.path / "out" / "results.json").read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     by_case = {(c["method"], c["image"]): c for c in data["cases"]}
     assert set(by_case) == {("IG", "a"), ("IG", "b"), ("LRP", "a"), ("LRP", "b")}
     case = by_case["IG", "a"]
