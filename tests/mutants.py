@@ -4,21 +4,58 @@ NOT a measurement and not a model anyone should use: every mutation here breaks 
 default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (``-p tests.mutants``)
 with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
 
-* methods, through ``register_method(..., replace=True)``: ``noise_off``, ``ig_4_steps``,
-  ``gs_no_input_noise``, ``gs_zero_baseline`` (every profile), ``occlusion_fill``, ``gbp_no_rewrite``,
-  ``lrp_unadapted``, and the benign ``batch_sizes``;
-* the model, through the ``module:callable`` factory wrapping efficientnet_lite0: ``train_mode``,
-  ``no_normalize``, ``gradcam_early``, ``weights_drift``, and the benign ``nchw``;
+* :data:`METHOD_CHANGES`, through ``register_method(..., replace=True)`` (a method class that takes
+  ``draws`` gets the case's paired draws, as the built-in ones do);
+* :data:`MODEL_CHANGES`, through the ``module:callable`` factory wrapping efficientnet_lite0;
 * the manifest and the command line are changed by the test itself (``target_plus_1``, one thread,
-  another seed).
+  ``-n 2``, another seed).
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
+
+import torch
+from captum.attr import IntegratedGradients
+
+from xai_eval.explain.paired import PairedGradientShap
 
 MUTATION = os.environ.get("XAI_MUTATION", "")
+
+
+class ScaledIG(IntegratedGradients):
+    """IG times sqrt(1.5): under VarGrad, a map 1.5 times louder (what an unbiased variance of 3 samples does)."""
+
+    def attribute(self, *args: Any, **kwargs: Any) -> Any:
+        return super().attribute(*args, **kwargs) * math.sqrt(1.5)
+
+
+class BlurredIG(IntegratedGradients):
+    """IG blurred by a 13-pixel box filter, channel by channel."""
+
+    def attribute(self, *args: Any, **kwargs: Any) -> Any:
+        out = super().attribute(*args, **kwargs)
+        return torch.nn.functional.avg_pool2d(out, 13, stride=1, padding=6, count_include_pad=False)
+
+
+class ChannelsRotatedIG(IntegratedGradients):
+    """IG with its colour channels rotated (R, G, B -> G, B, R): the channel sum cannot see it."""
+
+    def attribute(self, *args: Any, **kwargs: Any) -> Any:
+        return super().attribute(*args, **kwargs)[:, [1, 2, 0]]
+
+
+class SummedGradientShap(PairedGradientShap):
+    """GradientSHAP that sums its samples instead of averaging them."""
+
+    def attribute(self, inputs: Any, baselines: Any, target: Any = None, **kwargs: Any) -> Any:
+        out = super().attribute(inputs, baselines, target, **kwargs)
+        n = kwargs.get("n_samples", 5)
+        return (out[0] * n, out[1]) if isinstance(out, tuple) else out * n
 
 
 def _replace_method(name: str, **changes: object) -> None:
@@ -26,61 +63,101 @@ def _replace_method(name: str, **changes: object) -> None:
 
     spec = METHODS[name]
     kwargs = {profile: dict(values) for profile, values in spec.attribute_kwargs.items()}
-    kwargs["quick"].update(changes.pop("quick_kwargs", {}))  # type: ignore[arg-type]
+    for profile in kwargs:
+        kwargs[profile].update(changes.get(f"{profile}_kwargs", {}))  # type: ignore[arg-type]
+    changes = {k: v for k, v in changes.items() if not k.endswith("_kwargs")}
     register_method(replace(spec, attribute_kwargs=kwargs, **changes), replace=True)  # type: ignore[arg-type]
 
 
-def _mutate_methods() -> None:
-    if MUTATION == "noise_off":
-        _replace_method("IG-SG", quick_kwargs={"stdevs": 0.0})
-        _replace_method("IG-VG", quick_kwargs={"stdevs": 0.0})
-    elif MUTATION == "ig_4_steps":
-        _replace_method("IG", quick_kwargs={"n_steps": 4, "internal_batch_size": 4})
-    elif MUTATION == "occlusion_fill":  # patches filled with 0.5 (normalised: half an SD above the mean), not 0
-        _replace_method("Occlusion", quick_kwargs={"baselines": 0.5})
-    elif MUTATION == "gbp_no_rewrite":
-        _replace_method("GuidedBackprop", adaptation="none")
-    elif MUTATION == "gs_zero_baseline":  # the Gaussian-noise reference dropped: a zero baseline only
-        _replace_method("GradientSHAP", baselines="zeros")
-    elif MUTATION == "gs_no_input_noise":
-        _replace_method("GradientSHAP", quick_kwargs={"stdevs": 0.0})
-    elif MUTATION == "lrp_unadapted":
-        _replace_method("LRP", adaptation="none")
-    elif MUTATION == "batch_sizes":  # benign: every batch argument changed, no value should move
-        _replace_method("IG", quick_kwargs={"internal_batch_size": 5})
-        _replace_method("IG-SG", quick_kwargs={"nt_samples_batch_size": 2, "internal_batch_size": 7})
-        _replace_method("IG-VG", quick_kwargs={"nt_samples_batch_size": 3, "internal_batch_size": 12})
-        _replace_method("GradientSHAP", quick_kwargs={"n_samples_batch_size": 3})
-        _replace_method("Occlusion", quick_kwargs={"perturbations_per_eval": 7})
+METHOD_CHANGES: dict[str, Callable[[], None]] = {
+    "noise_off": lambda: (_replace_method("IG-SG", quick_kwargs={"stdevs": 0.0}),
+                          _replace_method("IG-VG", quick_kwargs={"stdevs": 0.0})),
+    "ig_4_steps": lambda: _replace_method("IG", quick_kwargs={"n_steps": 4, "internal_batch_size": 4}),
+    # patches filled with 0.5 (normalised: half an SD above the mean), not 0
+    "occlusion_fill": lambda: _replace_method("Occlusion", quick_kwargs={"baselines": 0.5}),
+    "gbp_no_rewrite": lambda: _replace_method("GuidedBackprop", adaptation="none"),
+    # the Gaussian-noise reference dropped: a zero baseline only
+    "gs_zero_baseline": lambda: _replace_method("GradientSHAP", baselines="zeros"),
+    "gs_no_input_noise": lambda: _replace_method("GradientSHAP", quick_kwargs={"stdevs": 0.0}),
+    "lrp_unadapted": lambda: _replace_method("LRP", adaptation="none"),
+    "vg_rescaled": lambda: _replace_method("IG-VG", wraps=ScaledIG),
+    "sg_blurred": lambda: _replace_method("IG-SG", wraps=BlurredIG),
+    "sg_as_vargrad": lambda: _replace_method("IG-SG", quick_kwargs={"nt_type": "vargrad"}),
+    "gs_summed": lambda: _replace_method("GradientSHAP", captum_class=SummedGradientShap),
+    "ig_channels_rotated": lambda: _replace_method("IG", captum_class=ChannelsRotatedIG),
+    # benign: every batch argument changed, no value should move
+    "batch_sizes": lambda: (
+        _replace_method("IG", quick_kwargs={"internal_batch_size": 5}),
+        _replace_method("IG-SG", quick_kwargs={"nt_samples_batch_size": 2, "internal_batch_size": 7}),
+        _replace_method("IG-VG", quick_kwargs={"nt_samples_batch_size": 3, "internal_batch_size": 12}),
+        _replace_method("GradientSHAP", quick_kwargs={"n_samples_batch_size": 3}),
+        _replace_method("Occlusion", quick_kwargs={"perturbations_per_eval": 7}),
+    ),
+}
 
 
-KNOWN = {"", "noise_off", "ig_4_steps", "gs_no_input_noise", "gs_zero_baseline", "occlusion_fill", "gbp_no_rewrite",
-         "lrp_unadapted", "batch_sizes", "train_mode", "no_normalize", "gradcam_early", "weights_drift", "nchw"}
-if MUTATION not in KNOWN:  # a typo would otherwise run the unmutated gate and make a row prove nothing
-    raise SystemExit(f"XAI_MUTATION={MUTATION!r} is not a mutation of tests/mutants.py; known: {sorted(KNOWN - {''})}")
-_mutate_methods()
+class _StraightThrough(torch.autograd.Function):
+    """ReLU6 forward, identity backward: the logits are bit for bit the same, the gradients are not."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.relu6(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+class StraightThroughReLU6(torch.nn.ReLU6):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _StraightThrough.apply(x)
+
+
+def _train_mode(bundle: Any) -> Any:
+    bundle.model.train()
+    return bundle
+
+
+def _no_normalize(bundle: Any) -> Any:
+    from torchvision import transforms
+
+    steps = [t for t in bundle.transform.transforms if not isinstance(t, transforms.Normalize)]
+    return replace(bundle, transform=transforms.Compose(steps))
+
+
+def _weights_drift(bundle: Any) -> Any:
+    generator = torch.Generator().manual_seed(2024)
+    with torch.no_grad():
+        for parameter in bundle.model.parameters():
+            parameter.mul_(1 + 0.02 * torch.randn(parameter.shape, generator=generator))
+    return bundle
+
+
+def _backward_only(bundle: Any) -> Any:
+    bundle.model._blocks[3].act1 = StraightThroughReLU6()
+    return bundle
+
+
+MODEL_CHANGES: dict[str, Callable[[Any], Any]] = {
+    "train_mode": _train_mode,
+    "no_normalize": _no_normalize,
+    "gradcam_early": lambda bundle: replace(bundle, gradcam_layer="_blocks.3"),
+    "weights_drift": _weights_drift,
+    "backward_only": _backward_only,
+    "nchw": lambda bundle: replace(bundle, channels_last=False),  # benign
+}
+
+if MUTATION and MUTATION not in METHOD_CHANGES and MUTATION not in MODEL_CHANGES:
+    # a typo would otherwise run the unmutated gate and make a row prove nothing
+    raise SystemExit(f"XAI_MUTATION={MUTATION!r} is not a mutation of tests/mutants.py; known: "
+                     f"{sorted({*METHOD_CHANGES, *MODEL_CHANGES})}")
+if MUTATION in METHOD_CHANGES:
+    METHOD_CHANGES[MUTATION]()
 
 
 def lite0(image_size: int = 224):  # type: ignore[no-untyped-def]
     """efficientnet_lite0, changed as ``XAI_MUTATION`` says."""
-    import torch
-    from torchvision import transforms
-
     from xai_eval.models.registry import efficientnet_lite0
 
     bundle = efficientnet_lite0(image_size)
-    if MUTATION == "train_mode":
-        bundle.model.train()
-    elif MUTATION == "no_normalize":
-        steps = [t for t in bundle.transform.transforms if not isinstance(t, transforms.Normalize)]
-        bundle = replace(bundle, transform=transforms.Compose(steps))
-    elif MUTATION == "gradcam_early":
-        bundle = replace(bundle, gradcam_layer="_blocks.3")
-    elif MUTATION == "weights_drift":
-        generator = torch.Generator().manual_seed(2024)
-        with torch.no_grad():
-            for parameter in bundle.model.parameters():
-                parameter.mul_(1 + 0.02 * torch.randn(parameter.shape, generator=generator))
-    elif MUTATION == "nchw":
-        bundle = replace(bundle, channels_last=False)
-    return bundle
+    return MODEL_CHANGES[MUTATION](bundle) if MUTATION in MODEL_CHANGES else bundle

@@ -63,9 +63,10 @@ class Explainer:
         cls = self.spec.resolve_class()
         wrapped = self.spec.resolve_wrapped()
         init = dict(self.spec.init_kwargs)
+        draws = {"draws": self.draws} if _takes_draws(cls) else {}
         if wrapped is not None:
             inner = wrapped(model, **init)
-            return PairedNoiseTunnel(inner, self.draws) if cls is NoiseTunnel else cls(inner)
+            return PairedNoiseTunnel(inner, self.draws) if cls is NoiseTunnel else cls(inner, **draws)
         if cls is GradientShap:
             return PairedGradientShap(model, self.draws)
         if self.spec.uses_layer:
@@ -76,8 +77,8 @@ class Explainer:
                     f"gradcam_layer {self.gradcam_layer!r} is not a module path of the model; "
                     "set ModelBundle.gradcam_layer to e.g. 'layer4'"
                 ) from None
-            return cls(model, layer, **init)
-        return cls(model, **init)
+            return cls(model, layer, **init, **draws)
+        return cls(model, **init, **draws)
 
     @property
     def attributor(self) -> Any:
@@ -145,6 +146,17 @@ class Explainer:
                 "check the model for unstable layers or change the method's attribute_kwargs"
             )
         return attribution, None if delta is None else delta.detach()
+
+
+def _takes_draws(cls: type) -> bool:
+    """Whether a method class takes the case's :class:`MethodDraws` (``draws=``), as the paired classes of
+    :mod:`xai_eval.explain.paired` and their subclasses do: such a class draws its randomness from the case."""
+    import inspect
+
+    try:
+        return "draws" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _one_target(target: Any, index: int) -> Any:

@@ -35,7 +35,9 @@ class MethodSpec:
     around an instance of ``wraps``. ``uses_layer`` passes the model's Grad-CAM
     layer as the second constructor argument. ``adaptation`` names the model
     rewrite the method needs (see :mod:`xai_eval.explain.adapt`). ``baselines`` is built
-    per call from the inputs and passed as ``baselines=``.
+    per call from the inputs and passed as ``baselines=``. A class whose constructor takes ``draws``
+    (like :class:`~xai_eval.explain.paired.PairedGradientShap` and its subclasses) is given the case's
+    :class:`~xai_eval.explain.randomness.MethodDraws`, so its randomness is paired too.
     """
 
     name: str
@@ -96,7 +98,7 @@ def get_method(name: str, where: str = "--xai-method") -> MethodSpec:
     except KeyError:
         raise XaiEvalError(
             f"{where}: unknown method {name!r}; choose from {', '.join(_REGISTRY)} "
-            "or register it with xai_eval.methods.register_method in a conftest.py"
+            "or register it with xai_eval.explain.methods.register_method in a conftest.py"
         ) from None
 
 

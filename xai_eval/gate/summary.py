@@ -84,8 +84,7 @@ def sanity_summary(sanity: Sequence[SanityRecord]) -> list[tuple[str, ...]]:
     for item in sanity:
         v = item.values
         if item.check == "completeness":
-            text = f"err {_number(v['relative_error'], 2)}" if v.get("n_deltas", 1) <= 1 else (
-                f"delta {_number(v['mean_delta'], 2)} (se {_number(v['standard_error'], 2)})")
+            text = f"err {_number(v['relative_error'], 2)}"
         elif item.check == "conservation":
             text = f"err {_number(v['bias_free_relative_error'], 2)}, kept {_number(v['retained_share'], 2)}"
         elif item.check == "randomization":
