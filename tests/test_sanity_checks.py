@@ -159,7 +159,7 @@ def test_completeness_fails_for_broken_gradientshap(broken: type) -> None:
     case = make_case(spec)
     result = _completeness(case)
     verdict = verdicts.completeness(result, "quick")
-    assert verdict.outcome == "fail" and "mean of f(x + noise) - f(baseline) over 64 samples" in verdict.message, result
+    assert verdict.outcome == "fail" and f"over {sanity.COMPLETENESS_SAMPLES} samples" in verdict.message, result
 
 
 # --- conservation ----------------------------------------------------------------------------
