@@ -17,6 +17,7 @@ from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGat
 from xai_eval.gate.cases import CaseRun, case_key_of
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
+    add_missing_group_suffixes,
     group_cases_by_default,
     listen_as_worker,
     mark_case_groups,
@@ -89,12 +90,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
 
 
-@pytest.hookimpl(tryfirst=True)  # before an xdist worker appends the groups to the node ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # around xdist's hook that appends the groups to the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
     error = config.stash.get(CONFIG_ERROR_KEY, None)
     if error is not None:
         raise pytest.UsageError(error)
     mark_case_groups(items)
+    yield
+    add_missing_group_suffixes(config, items, uses_xai_eval)
 
 
 @pytest.fixture
