@@ -135,8 +135,14 @@ def _tool_table(path: Path) -> Any:
     if not path.is_file():
         return None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise XaiEvalError(f"{path}: cannot be read ({exc.strerror or exc}); make it readable") from None
+    except UnicodeDecodeError as exc:
+        raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
     tool = data.get("tool", {})
     return tool.get("xai_eval") if isinstance(tool, dict) else None
@@ -154,6 +160,27 @@ def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None
     if unknown:
         raise XaiEvalError(f"{path}: [tool.xai_eval] has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     return table, path.parent, path
+
+
+def _profiles_of(table: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    profiles = table.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise XaiEvalError(f"{where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    return profiles
+
+
+def profile_tables(path: Path) -> Mapping[str, Any]:
+    """The ``[tool.xai_eval.profiles.*]`` tables of the pyproject.toml ``path`` (for ``xai-eval profiles``)."""
+    if not path.exists():
+        raise XaiEvalError(f"{path}: no such file; give the project's pyproject.toml")
+    if path.is_dir():
+        raise XaiEvalError(f"{path}: is a folder, not a file; give the project's pyproject.toml")
+    table = _tool_table(path)
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise XaiEvalError(f"{path}: [tool.xai_eval] must be a table")
+    return _profiles_of(table, f"{path} [tool.xai_eval]")
 
 
 class _Reader:
@@ -230,9 +257,7 @@ def resolve(config: pytest.Config) -> Settings:
     calibrate = read.integer("--xai-calibrate", "__no_key__", 0, 0) or 0
     if 0 < calibrate < MIN_CALIBRATION_SEEDS:
         raise XaiEvalError(f"--xai-calibrate: {calibrate} seeds cannot estimate a spread; use at least {MIN_CALIBRATION_SEEDS}")
-    profiles = table.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise XaiEvalError(f"{read.where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    profiles = _profiles_of(table, read.where)
     images = read.path("--xai-images", "images", DEFAULT_IMAGES)
     baselines = read.path("--xai-baselines", "baselines", DEFAULT_BASELINES)
     assert images is not None and baselines is not None
