@@ -1,7 +1,11 @@
-"""The documentation is the code's: the README's profile table is ``xai-eval profiles``' output."""
+"""The documentation is the code's: the README's profile table is ``xai-eval profiles``' output, and every
+import path and file the README names, or a message prints, exists."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ from xai_eval.report.cli import main
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
+DOTTED = re.compile(r"(?<![\w.])xai_eval(?:\.[A-Za-z_]\w*)+")
 
 
 def test_the_readme_table_is_the_built_in_profiles_settings() -> None:
@@ -61,3 +66,49 @@ def test_profiles_with_a_bad_pyproject_is_one_line(tmp_path: Path, capsys: pytes
     assert main(["profiles", "--pyproject", str(pyproject)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("xai-eval: error: ") and fragment in err, err
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` names a module, or an attribute reached from the longest importable module."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def _strings_in_code() -> dict[str, str]:
+    """Every string constant of xai_eval (messages, f-string parts, docstrings) -> where it is."""
+    found = {}
+    for path in sorted((ROOT / "xai_eval").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.setdefault(node.value, f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_import_path_in_the_readme_and_the_messages_exists() -> None:
+    readme = README.read_text(encoding="utf-8")
+    named = {dotted: "README.md" for dotted in DOTTED.findall(readme)}
+    for text, where in _strings_in_code().items():
+        named.update({dotted: where for dotted in DOTTED.findall(text)})
+    for module, names in re.findall(r"^from (xai_eval[\w.]*) import ([\w, ]+)$", readme, re.MULTILINE):
+        named.update({f"{module}.{name.strip()}": "README.md (import)" for name in names.split(",")})
+    assert len(named) >= 10, named  # the scan finds them at all
+    missing = sorted(f"{dotted} ({where})" for dotted, where in named.items() if not _resolves(dotted))
+    assert not missing, missing
+
+
+def test_every_file_the_readme_names_exists() -> None:
+    readme = README.read_text(encoding="utf-8")
+    paths = set(re.findall(r"`((?:xai_eval|tests|suites|fixtures|benchmarks|\.ci)/[\w./-]*\w)`", readme))
+    assert len(paths) > 10, paths
+    missing = sorted(path for path in paths if not (ROOT / path).exists())
+    assert not missing, missing

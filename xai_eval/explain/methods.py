@@ -96,7 +96,7 @@ def get_method(name: str, where: str = "--xai-method") -> MethodSpec:
     except KeyError:
         raise XaiEvalError(
             f"{where}: unknown method {name!r}; choose from {', '.join(_REGISTRY)} "
-            "or register it with xai_eval.methods.register_method in a conftest.py"
+            "or register it with xai_eval.explain.methods.register_method in a conftest.py"
         ) from None
 
 
