@@ -55,7 +55,7 @@ def test_profiles_prints_a_user_profile_with_what_it_inherits(tmp_path: Path, ca
         (lambda p: None, "pyproject.toml: no such file; give the project's pyproject.toml"),
         (lambda p: p.mkdir(), "pyproject.toml: is a folder, not a file; give the project's pyproject.toml"),
         (lambda p: p.write_text("[tool.xai_eval\n"), "pyproject.toml: not valid TOML"),
-        (lambda p: p.write_bytes(b"\xff\xfe[tool]"), "pyproject.toml: not valid TOML"),
+        (lambda p: p.write_bytes(b"\xff\xfe[tool]"), "pyproject.toml: not UTF-8 text, so not a pyproject.toml"),
         (lambda p: p.write_text("[tool.xai_eval]\nprofiles = 3\n"), "profiles: expected tables [tool.xai_eval.profiles.NAME]"),
         (lambda p: p.write_text('[tool.xai_eval.profiles.x]\nextends = "nope"\n'), "[tool.xai_eval.profiles.x] extends: must name a profile"),
     ],

@@ -25,7 +25,7 @@ from xai_eval.gate.distribution import (
     tell_worker,
 )
 from xai_eval.gate.session import XaiSession
-from xai_eval.gate.settings import add_options, resolve, uses_xai_eval
+from xai_eval.gate.settings import add_options, check_outputs, resolve, uses_xai_eval
 from xai_eval.records.keys import case_id
 from xai_eval.records.results import SanityRecord
 
@@ -46,11 +46,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
     config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
+    workerinput = getattr(config, "workerinput", None)
     try:
         settings = resolve(config)
+        if workerinput is None and not config.option.collectonly:  # the controller writes the files
+            check_outputs(settings)
     except XaiEvalError as exc:
         raise pytest.UsageError(str(exc)) from None
-    workerinput = getattr(config, "workerinput", None)
     listen_as_worker(config)
     session = XaiSession(settings, workers=int(workerinput["workercount"]) if workerinput else _xdist_workers(config))
     config.stash[SESSION_KEY] = session

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import check_writable, read_text
 
 DEFAULT_MODELS = ("efficientnet_lite0",)
 DEFAULT_IMAGES = "fixtures/images"
@@ -134,12 +135,7 @@ def _tool_table(path: Path) -> Any:
     """The ``[tool.xai_eval]`` value of ``path`` as written (None: no file or no such table)."""
     if not path.is_file():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise XaiEvalError(f"{path}: cannot be read ({exc.strerror or exc}); make it readable") from None
-    except UnicodeDecodeError as exc:
-        raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
+    text = read_text(path, "a pyproject.toml", "fix or remove its [tool.xai_eval] table")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -282,3 +278,12 @@ def resolve(config: pytest.Config) -> Settings:
         profile_tables=profiles,
         config_file=str(path) if path else "pyproject.toml",
     )
+
+
+def check_outputs(settings: Settings) -> None:
+    """Before the run: one line if a file it will write (``--xai-results``, the baselines under
+    ``--xai-update-baselines`` or ``--xai-calibrate``) cannot be written there."""
+    if settings.results is not None:
+        check_writable(settings.results, "--xai-results")
+    if settings.update_baselines:
+        check_writable(settings.baselines, "--xai-baselines")
