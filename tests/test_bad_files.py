@@ -77,16 +77,25 @@ def test_profiles_of_an_unreadable_pyproject(tmp_path: Path, unreadable: Deny, c
 # --- the images: manifest.toml and the photos
 
 
-def test_manifest_that_is_a_folder(gate_project: pytest.Pytester) -> None:
-    manifest = gate_project.path / "images" / "manifest.toml"
-    manifest.unlink()
-    manifest.mkdir()
-    _one_line(gate_project.runpytest(), "manifest.toml: is a folder, not an image manifest", "Your own images")
-
-
-def test_unreadable_manifest(gate_project: pytest.Pytester, unreadable: Deny) -> None:
-    unreadable(gate_project.path / "images" / "manifest.toml")
-    _one_line(gate_project.runpytest(), "manifest.toml: cannot be read (Permission denied)", "read permission")
+@pytest.mark.parametrize(
+    ("name", "bad", "fragments"),
+    [
+        ("manifest.toml", "folder", ("manifest.toml: is a folder, not an image manifest", "Your own images")),
+        ("manifest.toml", "unreadable", ("manifest.toml: cannot be read (Permission denied)", "read permission")),
+        ("b.png", "folder", ("manifest.toml: [[image]] #2 (b): file", "b.png is a folder; point 'file' at the photo")),
+        ("b.png", "unreadable", ("b.png: cannot be read (Permission denied)", "read permission")),
+    ],
+)
+def test_image_files_that_are_folders_or_unreadable(
+    gate_project: pytest.Pytester, unreadable: Deny, name: str, bad: str, fragments: tuple[str, ...]
+) -> None:
+    path = gate_project.path / "images" / name
+    if bad == "folder":
+        path.unlink()
+        path.mkdir()
+    else:
+        unreadable(path)
+    _one_line(gate_project.runpytest(), *fragments)
 
 
 @pytest.mark.parametrize(
@@ -105,18 +114,6 @@ def test_manifest_garbage(gate_project: pytest.Pytester, body: str, fragment: st
 def test_manifest_not_utf8(gate_project: pytest.Pytester) -> None:
     (gate_project.path / "images" / "manifest.toml").write_bytes(b"\xff\xfe[[image]]")
     _one_line(gate_project.runpytest(), "manifest.toml: not UTF-8 text, so not an image manifest")
-
-
-def test_image_that_is_a_folder(gate_project: pytest.Pytester) -> None:
-    image = gate_project.path / "images" / "b.png"
-    image.unlink()
-    image.mkdir()
-    _one_line(gate_project.runpytest(), "manifest.toml: [[image]] #2 (b): file", "b.png is a folder; point 'file' at the photo")
-
-
-def test_unreadable_image(gate_project: pytest.Pytester, unreadable: Deny) -> None:
-    unreadable(gate_project.path / "images" / "b.png")
-    _one_line(gate_project.runpytest(), "b.png: cannot be read (Permission denied)", "read permission")
 
 
 # --- the baselines file (a folder and garbage: tests/test_bad_input.py)
