@@ -61,6 +61,32 @@ def test_report_writes_table_and_figure(tmp_path: Path, capsys: pytest.CaptureFi
     assert "wrote" in capsys.readouterr().out
 
 
+def test_report_says_inconclusive_where_a_check_was(tmp_path: Path) -> None:
+    """A sanity check that recorded its numbers and then skipped was inconclusive, never a failed pass."""
+
+    def inconclusive(data: dict[str, Any]) -> None:
+        for bench in data["benchmarks"]:
+            info = bench["extra_info"]["xai_eval"]
+            for image, checks in info["sanity"].items():
+                if info["method"] == "GradientSHAP" or (info["method"] == "IG" and image == "cat"):
+                    checks["completeness"]["outcome"] = "skipped"
+
+    out = tmp_path / "report"
+    assert main(["report", str(modified(CPU, tmp_path / "run.json", inconclusive)), "--out", str(out)]) == 0
+    import pandas as pd
+
+    for frame in (pd.read_csv(out / "table.csv", index_col=[0, 1]), _markdown_frame(out / "table.md")):
+        row = frame.loc[("efficientnet_lite0", "completeness")]
+        assert (row["GradientSHAP"], row["IG"]) == ("2/2 inconclusive", "1/2 pass, 1 inconclusive")
+
+
+def _markdown_frame(path: Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    header, _, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in path.read_text().splitlines()]
+    return pd.DataFrame(rows, columns=header).set_index(["model", "metric"])
+
+
 def test_figure_has_the_expected_size_and_is_not_blank(tmp_path: Path) -> None:
     assert main(["report", str(CPU), "--out", str(tmp_path)]) == 0
     with Image.open(tmp_path / "fig1.png") as image:

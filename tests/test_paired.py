@@ -123,6 +123,34 @@ def test_draws_do_not_depend_on_request_order_or_touch_global_rngs() -> None:
     assert sorted(int(v * 8) for v in strata) == list(range(8))
 
 
+def test_draws_for_another_device_are_made_on_the_cpu_and_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every draw is made by a CPU generator, whatever the input's device, and then moved: so the numbers
+    are the same on every device (torch's ``meta`` device stands in for a GPU here)."""
+    made_on: list[str] = []
+    for name in ("randn", "rand", "randint", "randperm"):
+        draw = getattr(torch, name)
+
+        def spy(*args: object, _draw=draw, **kwargs: object) -> torch.Tensor:
+            made_on.append(f"{kwargs['generator'].device}/{torch.device(kwargs.get('device') or 'cpu')}")  # type: ignore[union-attr]
+            return _draw(*args, **kwargs)
+
+        monkeypatch.setattr(torch, name, spy)
+    cpu, meta = torch.zeros(1, dtype=torch.float32), torch.zeros(1, dtype=torch.float16, device="meta")
+    requests = {
+        "normal": lambda draws, like: draws.normal("noise", (4, 3), like),
+        "uniform": lambda draws, like: draws.uniform("alpha", (5,), like),
+        "integers": lambda draws, like: draws.integers("pick", (6,), 10, like),
+        "stratified": lambda draws, like: draws.stratified("points", 8, like),
+    }
+    for kind, request in requests.items():
+        made_on.clear()
+        draws = MethodDraws(9)
+        moved = request(draws, meta)
+        assert made_on and set(made_on) == {"cpu/cpu"}, (kind, made_on)
+        assert moved.device.type == "meta" and moved.dtype == (torch.float16 if moved.is_floating_point() else torch.int64)
+        assert torch.equal(request(draws, cpu), request(MethodDraws(9), cpu)), kind
+
+
 def test_paired_noise_tunnel_matches_captum_for_the_same_noise() -> None:
     """With one noise sample of zero stdev the paired NoiseTunnel is IG itself (Captum's mathematics)."""
     from captum.attr import IntegratedGradients

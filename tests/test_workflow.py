@@ -173,6 +173,24 @@ def test_results_option_writes_metric_and_sanity_json(gate_project: pytest.Pytes
     assert set(case["sanity"]["randomization"]) == {"outcome", "last block", "whole network"}
 
 
+def test_the_sanity_table_says_inconclusive_where_a_check_was(gate_project: pytest.Pytester) -> None:
+    gate_project.makepyfile(
+        test_sanity_small="""
+        from xai_eval.measure.verdicts import Verdict
+
+        def test_completeness(xai_case, xai_record):
+            xai_record("completeness", relative_error=0.5)
+            Verdict("inconclusive" if xai_case.key.image == "a" else "pass", "too few samples").enforce(xai_case.id)
+        """
+    )
+    result = gate_project.runpytest("test_sanity_small.py")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*xai-eval sanity (profile quick)*"])
+    rows = {tuple(line.split()[1:3]): line for line in result.stdout.lines if line.startswith("tinynet.build ")}
+    assert rows.keys() == {("IG", "a"), ("IG", "b"), ("LRP", "a"), ("LRP", "b")}, result.stdout.str()
+    assert all(("err 0.5 (inconclusive)" in line) == (image == "a") for (_, image), line in rows.items()), rows
+
+
 def test_a_user_registered_method_runs_without_editing_xai_eval(gate_project: pytest.Pytester) -> None:
     gate_project.makeconftest(
         """

@@ -9,12 +9,16 @@ work made the run slower than serial. So each case's tests carry ``xdist_group("
 ``--dist loadgroup``: a case runs whole on one worker. Other projects, and an explicit ``--dist``, are
 left as they are.
 
-``loadgroup`` appends ``@<group>`` to node ids. xai-eval keeps each test's node id from before that
-(:func:`runnable_nodeid`) for the commands it prints, so they can be pasted as they are.
+``loadgroup`` appends ``@<group>`` to node ids on the workers: that suffix is how the controller learns
+the groups. pytest 9.2 keeps a node id in a structured form that pytest-xdist 3.8 does not update, so
+there the suffix would be lost and every test dealt out alone; :func:`add_missing_group_suffixes` appends
+it where xdist could not (nothing to do with an xdist that did). xai-eval keeps each test's node id from
+before that (:func:`runnable_nodeid`) for the commands it prints, so they can be pasted as they are.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import pytest
@@ -60,6 +64,41 @@ def mark_case_groups(items: list[pytest.Item]) -> None:
         key = case_key_of(item)
         if key is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group_of(key)))
+
+
+def group_suffix(item: pytest.Item) -> str:
+    """``@<group>`` as ``--dist loadgroup`` appends it ('' for a test without ``xdist_group``)."""
+    names = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default")) for mark in item.iter_markers("xdist_group")}
+    return f"@{'_'.join(sorted(names))}" if names else ""
+
+
+def add_missing_group_suffixes(
+    config: pytest.Config, items: list[pytest.Item], uses_xai_eval: Callable[[pytest.Config], bool]
+) -> None:
+    """Worker side, after xdist's own hook: append ``@<group>`` to every grouped test whose node id xdist
+    left unchanged, so the controller still deals out whole groups (see the module's docstring)."""
+    on_worker = getattr(config, "workerinput", None) is not None
+    if not (on_worker and getattr(config.option, "loadgroup", False) and uses_xai_eval(config)):
+        return
+    for item in items:
+        suffix = group_suffix(item)
+        if suffix and item.nodeid == item.stash.get(RUNNABLE_NODEID, None):
+            _set_nodeid(item, item.nodeid + suffix)
+            if item.nodeid != item.stash[RUNNABLE_NODEID] + suffix:
+                warnings.warn(pytest.PytestWarning(
+                    "xai-eval: this pytest keeps node ids where neither pytest-xdist nor xai-eval can add the"
+                    " xdist_group; -n then deals out single tests, so cases are built on several workers"
+                ))
+                return
+
+
+def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    """Rename ``item`` as xdist does: pytest >= 9.2 keeps a structured ``_id``, earlier ones a ``_nodeid``."""
+    structured = getattr(item, "_id", None)
+    if structured is not None and hasattr(type(structured), "parse"):
+        item._id = type(structured).parse(nodeid)  # type: ignore[attr-defined]
+    else:
+        item._nodeid = nodeid  # type: ignore[attr-defined]
 
 
 def runnable_nodeid(item: pytest.Item) -> str:

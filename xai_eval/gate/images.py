@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import read_text, unreadable
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -36,12 +37,18 @@ class ImageEntry:
         try:
             with Image.open(self.path) as image:
                 return image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise XaiEvalError(
-                f"{self.path}: cannot read image of manifest entry {self.id!r} ({type(exc).__name__}); "
-                "replace the file or remove the entry"
-            ) from None
+        except OSError as exc:
+            if exc.errno is not None and not isinstance(exc, UnidentifiedImageError):  # the system's, not the decoder's
+                raise unreadable(self.path, exc) from None
+            raise self._not_an_image(exc) from None
+        except ValueError as exc:
+            raise self._not_an_image(exc) from None
 
+    def _not_an_image(self, exc: Exception) -> XaiEvalError:
+        return XaiEvalError(
+            f"{self.path}: cannot read image of manifest entry {self.id!r} ({type(exc).__name__}); "
+            "replace the file or remove the entry"
+        )
 
     def as_seen(self, height: int, width: int) -> Image:
         """The photo as the model saw it: short side resized, centre-cropped to ``height x width``."""
@@ -60,11 +67,12 @@ def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
     Every problem is reported as one line that names the manifest and entry.
     """
     manifest = folder / MANIFEST_NAME
-    if not manifest.is_file():
+    if not manifest.exists():
         raise XaiEvalError(f"{manifest}: no image manifest; create it (see README, 'Your own images') or fix --xai-images")
+    text = read_text(manifest, "an image manifest", "see README, 'Your own images'")
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise XaiEvalError(f"{manifest}: not valid TOML ({exc})") from None
     raw_entries = data.get("image")
     if not isinstance(raw_entries, list) or not raw_entries:
@@ -72,6 +80,8 @@ def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
     entries: list[ImageEntry] = []
     for index, raw in enumerate(raw_entries):
         where = f"{manifest}: [[image]] #{index + 1}"
+        if not isinstance(raw, dict):
+            raise XaiEvalError(f"{where}: must be a table of {', '.join(REQUIRED_KEYS)}, got {raw!r}")
         missing = [key for key in REQUIRED_KEYS if key not in raw]
         if missing:
             raise XaiEvalError(f"{where}: missing {', '.join(missing)}")
@@ -79,6 +89,8 @@ def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
             raise XaiEvalError(f"{where}: id {raw['id']!r} must be letters, digits, '_' or '.'")
         if not isinstance(raw["label"], int) or isinstance(raw["label"], bool) or raw["label"] < 0:
             raise XaiEvalError(f"{where} ({raw['id']}): label {raw['label']!r} must be a class index >= 0")
+        if not isinstance(raw["file"], str) or not raw["file"]:
+            raise XaiEvalError(f"{where} ({raw['id']}): file {raw['file']!r} must be a path relative to the manifest")
         entry = ImageEntry(
             id=raw["id"],
             path=folder / raw["file"],
@@ -87,6 +99,8 @@ def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
             source=str(raw["source"]),
             licence=str(raw["licence"]),
         )
+        if entry.path.is_dir():
+            raise XaiEvalError(f"{where} ({entry.id}): file {entry.path} is a folder; point 'file' at the photo")
         if not entry.path.is_file():
             raise XaiEvalError(f"{where} ({entry.id}): file {entry.path} does not exist")
         entries.append(entry)

@@ -17,6 +17,7 @@ from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGat
 from xai_eval.gate.cases import CaseRun, case_key_of
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
+    add_missing_group_suffixes,
     group_cases_by_default,
     listen_as_worker,
     mark_case_groups,
@@ -24,7 +25,7 @@ from xai_eval.gate.distribution import (
     tell_worker,
 )
 from xai_eval.gate.session import XaiSession
-from xai_eval.gate.settings import add_options, resolve, uses_xai_eval
+from xai_eval.gate.settings import add_options, check_outputs, resolve, uses_xai_eval
 from xai_eval.records.keys import case_id
 from xai_eval.records.results import SanityRecord
 
@@ -45,11 +46,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
     config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
+    workerinput = getattr(config, "workerinput", None)
     try:
         settings = resolve(config)
+        if workerinput is None and not config.option.collectonly:  # the controller writes the files
+            check_outputs(settings)
     except XaiEvalError as exc:
         raise pytest.UsageError(str(exc)) from None
-    workerinput = getattr(config, "workerinput", None)
     listen_as_worker(config)
     session = XaiSession(settings, workers=int(workerinput["workercount"]) if workerinput else _xdist_workers(config))
     config.stash[SESSION_KEY] = session
@@ -89,12 +92,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
 
 
-@pytest.hookimpl(tryfirst=True)  # before an xdist worker appends the groups to the node ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # around xdist's hook that appends the groups to the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
     error = config.stash.get(CONFIG_ERROR_KEY, None)
     if error is not None:
         raise pytest.UsageError(error)
     mark_case_groups(items)
+    yield
+    add_missing_group_suffixes(config, items, uses_xai_eval)
 
 
 @pytest.fixture

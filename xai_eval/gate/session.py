@@ -10,6 +10,7 @@ from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 from xai_eval.gate.cases import CaseRun, ModelOnPhoto
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
+from xai_eval.files import check_readable
 from xai_eval.gate.images import ImageEntry, load_manifest
 from xai_eval.explain.methods import get_method
 from xai_eval.models.registry import load_model, model_id, validate_model_name
@@ -59,6 +60,8 @@ class XaiSession:
         self.images = load_manifest(s.images)
         for entry in self.images:
             entry.load()
+        if s.baselines.is_file():
+            check_readable(s.baselines, "a baselines file", "fix --xai-baselines (or baselines)")
         self.baselines = BaselineStore.load(s.baselines)
         self.snapshots = SnapshotStore.load(s.snapshots_folder)
         from xai_eval.explain.methods import METHODS

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import check_writable, read_text
 from xai_eval.measure.change import DEFAULT_POLICY, POLICIES
 
 DEFAULT_MODELS = ("efficientnet_lite0",)
@@ -145,9 +146,10 @@ def _tool_table(path: Path) -> Any:
     """The ``[tool.xai_eval]`` value of ``path`` as written (None: no file or no such table)."""
     if not path.is_file():
         return None
+    text = read_text(path, "a pyproject.toml", "fix or remove its [tool.xai_eval] table")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise XaiEvalError(f"{path}: not valid TOML ({exc})") from None
     tool = data.get("tool", {})
     return tool.get("xai_eval") if isinstance(tool, dict) else None
@@ -165,6 +167,27 @@ def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None
     if unknown:
         raise XaiEvalError(f"{path}: [tool.xai_eval] has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     return table, path.parent, path
+
+
+def _profiles_of(table: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    profiles = table.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise XaiEvalError(f"{where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    return profiles
+
+
+def profile_tables(path: Path) -> Mapping[str, Any]:
+    """The ``[tool.xai_eval.profiles.*]`` tables of the pyproject.toml ``path`` (for ``xai-eval profiles``)."""
+    if not path.exists():
+        raise XaiEvalError(f"{path}: no such file; give the project's pyproject.toml")
+    if path.is_dir():
+        raise XaiEvalError(f"{path}: is a folder, not a file; give the project's pyproject.toml")
+    table = _tool_table(path)
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise XaiEvalError(f"{path}: [tool.xai_eval] must be a table")
+    return _profiles_of(table, f"{path} [tool.xai_eval]")
 
 
 class _Reader:
@@ -241,9 +264,7 @@ def resolve(config: pytest.Config) -> Settings:
     calibrate = read.integer("--xai-calibrate", "__no_key__", 0, 0) or 0
     if 0 < calibrate < MIN_CALIBRATION_SEEDS:
         raise XaiEvalError(f"--xai-calibrate: {calibrate} seeds cannot estimate a spread; use at least {MIN_CALIBRATION_SEEDS}")
-    profiles = table.get("profiles", {})
-    if not isinstance(profiles, dict):
-        raise XaiEvalError(f"{read.where} profiles: expected tables [tool.xai_eval.profiles.NAME]")
+    profiles = _profiles_of(table, read.where)
     thresholds = table.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise XaiEvalError(f"{read.where} thresholds: expected a table [tool.xai_eval.thresholds] of METHOD = number")
@@ -276,3 +297,12 @@ def resolve(config: pytest.Config) -> Settings:
         fail_on=fail_on,
         thresholds=thresholds,
     )
+
+
+def check_outputs(settings: Settings) -> None:
+    """Before the run: one line if a file it will write (``--xai-results``, the baselines under
+    ``--xai-update-baselines`` or ``--xai-calibrate``) cannot be written there."""
+    if settings.results is not None:
+        check_writable(settings.results, "--xai-results")
+    if settings.update_baselines:
+        check_writable(settings.baselines, "--xai-baselines")

@@ -93,7 +93,9 @@ def sanity_summary(sanity: Sequence[SanityRecord]) -> list[tuple[str, ...]]:
             text = f"change {_number(v['relative_change'], 2)}"
         else:
             text = "yes" if v.get("ok") else "no"
-        mark = {"failed": " FAIL", "xfailed": " (xfail)", "xpassed": " XPASS"}.get(item.outcome, "")
+        # a check that recorded its numbers and then skipped ran and could not decide: inconclusive
+        mark = {"failed": " FAIL", "xfailed": " (xfail)", "xpassed": " XPASS", "skipped": " (inconclusive)",
+                "inconclusive": " (inconclusive)"}.get(item.outcome, "")
         cells.setdefault((item.key.model, item.key.method, item.key.image), {})[item.check] = text + mark
     header = ("model", "method", "image", "well-formed", "completeness", "conservation (bias-free)",
               "rand. rho last/all", "determ.", "target")

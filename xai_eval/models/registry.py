@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import check_readable
 from xai_eval.models.bundle import ModelBundle, imagenet_transform
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -56,6 +57,8 @@ def resnet18_weights_path(explicit: str | None = None) -> Path:
     for value, where in candidates:
         if value:
             path = Path(value).expanduser()
+            if path.is_dir():
+                raise XaiEvalError(f"{where}: {path} is a folder; point it at the weights file {RESNET18_FILE}")
             if not path.is_file():
                 raise XaiEvalError(f"{where}: no weights file at {path}; point it at {RESNET18_FILE}")
             return path
@@ -74,6 +77,7 @@ def resnet18(image_size: int, weights: str | None = None) -> ModelBundle:
     from torchvision.models import resnet18 as build
 
     path = resnet18_weights_path(weights)
+    check_readable(path, "a ResNet-18 state dict", f"fetch it with: {RESNET18_FETCH}")
     model = build(weights=None)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -104,7 +108,7 @@ def _import_callable(spec: str, where: str) -> Callable[..., ModelBundle]:
         raise XaiEvalError(f"{where}: {spec!r} is neither a built-in model ({', '.join(MODEL_NAMES)}) nor module:callable")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - report any import failure in one line
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - report any import failure in one line, sys.exit() too
         raise XaiEvalError(
             f"{where}: cannot import module {module_name!r} from {spec!r} "
             f"({type(exc).__name__}: {exc}); make it importable (install it or run pytest from its folder)"
@@ -145,7 +149,7 @@ def load_model(spec: str, image_size: int, *, resnet18_weights: str | None = Non
         bundle = factory(image_size=image_size) if accepts_size else factory()
     except XaiEvalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a broken factory is the user's bad input
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken factory is the user's bad input
         raise XaiEvalError(f"{where}: {spec!r} raised {type(exc).__name__}: {exc}") from None
     if not isinstance(bundle, ModelBundle):
         raise XaiEvalError(

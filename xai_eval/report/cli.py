@@ -1,4 +1,5 @@
-"""The ``xai-eval`` command: ``report`` and ``compare`` over pytest-benchmark JSON reports."""
+"""The ``xai-eval`` command: ``report`` and ``compare`` over pytest-benchmark JSON reports, ``snapshots``
+over a results file, and ``profiles``, the effective settings of run profiles."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-different", action="store_true",
         help="compare reports whose profile, device, models, torch threads or seed differ (e.g. CPU vs GPU speed-ups)",
     )
+    profiles = commands.add_parser(
+        "profiles", help="the effective settings of run profiles, built-in and the project's, as a Markdown table"
+    )
+    profiles.add_argument("names", nargs="*", metavar="NAME", help="profiles to show (default: all)")
+    profiles.add_argument(
+        "--pyproject", type=Path, default=None, metavar="FILE",
+        help="the project's pyproject.toml with [tool.xai_eval.profiles] (default: ./pyproject.toml if there is one)",
+    )
     return parser
 
 
@@ -71,6 +80,15 @@ def _snapshots(args: argparse.Namespace) -> int:
     _output_folder(args.out)
     written = write_snapshot_figures(args.results, args.out)
     print("wrote " + ", ".join(str(path) for path in written) if written else f"{args.results}: no snapshot changed")
+    return 0
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from xai_eval.gate.profile_table import chosen, project_profiles, settings_table
+
+    default = Path("pyproject.toml")
+    pyproject = args.pyproject if args.pyproject is not None else default if default.is_file() else None
+    print(settings_table(chosen(project_profiles(pyproject), args.names)), end="")
     return 0
 
 
@@ -117,7 +135,7 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"report": _report, "snapshots": _snapshots, "compare": _compare}[args.command](args)
+        return {"report": _report, "snapshots": _snapshots, "compare": _compare, "profiles": _profiles}[args.command](args)
     except XaiEvalError as exc:
         print(f"xai-eval: error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import unreadable
 from xai_eval.records.maps import EXTRA_INFO_KEY
 from xai_eval.report.fields import MISSING, At
 
@@ -69,6 +70,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise XaiEvalError(f"{path}: is a folder, not a report; {MAKE_ONE}") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise XaiEvalError(f"{path}: not JSON, so not a pytest-benchmark report; {MAKE_ONE}") from None
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
         raise XaiEvalError(f"{path}: not a pytest-benchmark JSON report (no 'benchmarks' list or 'machine_info'); {MAKE_ONE}")
     return data

@@ -11,22 +11,23 @@ from pathlib import Path
 from typing import Any
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.files import read_text
 
 RERUN = "re-create it with: pytest suites/ --xai-results RESULTS.json"
 
 
 def changed_cases(path: Path) -> list[dict[str, Any]]:
-    """The case records of ``path`` whose snapshot changed beyond the numeric floor; one-line errors for a file that is not a results file."""
+    """The case records of ``path`` whose snapshot changed beyond the numeric floor; one-line errors for a file that
+    is not a results file."""
+    text = read_text(path, "a results file", RERUN)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise XaiEvalError(f"{path}: no such file; {RERUN}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise XaiEvalError(f"{path}: not valid JSON ({exc}); {RERUN}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise XaiEvalError(f"{path}: not an xai-eval results file (no 'cases' list); {RERUN}")
-    changed = [case for case in data["cases"] if isinstance(case, dict) and case.get("snapshot", {}).get("meaning") not in
-               (None, "", "unchanged")]
+    changed = [case for case in data["cases"] if isinstance(case, dict) and isinstance(case.get("snapshot"), dict)
+               and case["snapshot"].get("meaning") not in (None, "", "unchanged")]
     for case in changed:
         snap = case["snapshot"]
         if not all(isinstance(snap.get(k), dict) for k in ("values", "stored")) or not all(

@@ -29,13 +29,21 @@ def _method_order(run: Run, model: str) -> list[str]:
     return known + sorted(set(present) - set(known))
 
 
+INCONCLUSIVE_OUTCOMES = frozenset({"skipped", "inconclusive"})
+"""A sanity check that recorded its numbers and then skipped ran and could not decide: its skip is an
+``inconclusive:`` one (a case that could not run records no check)."""
+
+
 def _sanity_cell(case: MethodRun, check: str) -> str:
     outcomes = [checks[check]["outcome"] for checks in case.sanity.values() if check in checks]
     if not outcomes:
         return ""
     passed = sum(outcome == "passed" for outcome in outcomes)
+    inconclusive = sum(outcome in INCONCLUSIVE_OUTCOMES for outcome in outcomes)
     xfailed = sum(outcome == "xfailed" for outcome in outcomes)
-    text = f"{passed}/{len(outcomes)} pass"
+    if inconclusive == len(outcomes):
+        return f"{inconclusive}/{len(outcomes)} inconclusive"
+    text = f"{passed}/{len(outcomes)} pass" + (f", {inconclusive} inconclusive" if inconclusive else "")
     return text + (f" ({xfailed} known failure)" if xfailed else "")
 
 

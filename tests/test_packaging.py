@@ -1,0 +1,24 @@
+"""The installed distribution: its name (ours, not another project's), the pytest plugin and the command."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import xai_eval
+
+PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
+DISTRIBUTION = "pytest-xai-eval"
+
+
+def test_the_distribution_is_pytest_xai_eval_and_provides_the_plugin_and_the_command() -> None:
+    """``xai-eval`` on the registry is another project; ours is ``pytest-xai-eval`` (a stale install of the
+    old name fails here: reinstall with ``python -m pip install -e ".[test]"``)."""
+    assert tomllib.loads(PYPROJECT.read_text())["project"]["name"] == DISTRIBUTION
+    installed = metadata.distribution(DISTRIBUTION)
+    assert installed.version == xai_eval.__version__
+    points = {(ep.group, ep.name): ep.value for ep in installed.entry_points}
+    assert points[("pytest11", "xai_eval")] == "xai_eval.gate.plugin"
+    assert points[("console_scripts", "xai-eval")] == "xai_eval.report.cli:main"
+    assert "Framework :: Pytest" in installed.metadata.get_all("Classifier")
