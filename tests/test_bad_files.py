@@ -222,7 +222,7 @@ def test_report_of_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (lambda p, deny: (p.write_text("{}"), deny(p)), "results.json: cannot be read (Permission denied)"),
         (lambda p, deny: p.write_bytes(b"\xff{}"), "results.json: not UTF-8 text, so not a results file"),
         (lambda p, deny: p.write_text("{"), "results.json: not valid JSON"),
-        (lambda p, deny: p.write_text('{"cases": [{"snapshot": [1]}, {"snapshot": {"status": "changed"}}]}'),
+        (lambda p, deny: p.write_text('{"cases": [{"snapshot": [1]}, {"snapshot": {"status": "changed", "meaning": "beyond"}}]}'),
          "results.json: the changed snapshot of None/None lacks its maps or scales"),
     ],
 )
