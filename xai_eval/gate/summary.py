@@ -50,7 +50,8 @@ def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotR
             checks.setdefault(r.key, []).append(("sensitivity", r.meaning, detail))
     for snap in snapshots:
         if snap.meaning:
-            checks.setdefault(snap.key, []).append((snap.witness, snap.meaning, ""))
+            detail = "the model changed: see below" if snap.witness == "fingerprint" else snap.detail
+            checks.setdefault(snap.key, []).append((snap.witness, snap.meaning, detail))
     changed = {key: found for key, found in checks.items() if any(m != "unchanged" for _, m, _ in found)}
     if not checks:
         return []
