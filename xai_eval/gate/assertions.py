@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.gate.baselines import UPDATE_FLAG, BaselineStore
 from xai_eval.gate.cases import CaseRun
 from xai_eval.gate.distribution import runnable_nodeid
+from xai_eval.gate.metrics import MAX_SENSITIVITY
 from xai_eval.measure.change import DESCRIPTIONS, fails
 from xai_eval.records.results import CaseResult
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from xai_eval.gate.session import XaiSession
 
 RESULT_PROPERTY = "xai_eval_result"
+METRIC_PROPERTY = "xai_eval_metric"
 SANITY_PROPERTY = "xai_eval_sanity"
 CASE_PROPERTY = "xai_eval_case"
 SNAPSHOT_PROPERTY = "xai_eval_snapshot"
@@ -36,7 +38,9 @@ def _accept_hint(meaning: str) -> str:
 
 
 class BaselineGate:
-    """Compares a case's max sensitivity with its baseline entry and the team's threshold, and records it."""
+    """Compares a case's metric with its baseline entry (and, for max sensitivity, the team's threshold), and
+    records it. Every metric is gated alike: the comparison at the metric's numeric floor, the meaning of a
+    change from the case's seed spread, calibration, the accept command and the results record."""
 
     def __init__(self, node: pytest.Item, session: XaiSession) -> None:
         self.node = node
@@ -44,65 +48,88 @@ class BaselineGate:
         self.store = session.baselines
         self.update = session.settings.update_baselines
 
-    def check(self, case: CaseRun, value: float) -> None:
-        """Pass if ``value`` is the recorded one (within the numeric floor) and within the team's threshold.
+    def check_metric(self, case: CaseRun, metric: str) -> None:
+        """Compute the registered ``metric`` of ``case`` and :meth:`check` it; a metric that is not defined for
+        the case (e.g. every perturbation changed the prediction) reports *inconclusive*, never a pass."""
+        __tracebackhide__ = True
+        result = case.metric(metric)
+        if result.undefined:
+            from xai_eval.measure.verdicts import INCONCLUSIVE, Inconclusive
+
+            raise Inconclusive(f"{INCONCLUSIVE}: {case.id}: {metric}: {result.undefined}")
+        self.check(case, result.value, metric, dict(result.details))
+
+    def check(self, case: CaseRun, value: float, metric: str = MAX_SENSITIVITY,
+              details: dict[str, object] | None = None) -> None:
+        """Pass if ``value`` is the recorded one (within the metric's numeric floor) and, for max sensitivity,
+        within the team's threshold.
 
         Under ``--xai-calibrate K`` the case is also recomputed under K other seeds and their spread is
         recorded beside the baseline, to say what a later change means.
         """
         __tracebackhide__ = True
+        from xai_eval.gate.metrics import get_metric
+
+        spec = get_metric(metric)
         settings = self.session.settings
-        entry = self.store.entries.get(case.key)
-        threshold = self.session.thresholds.of(case.key, case.profile.base)
+        store = self.session.metric_baselines.get(metric, self.store)
+        entry = store.entries.get(case.key)
+        threshold = self.session.thresholds.of(case.key, case.profile.base) if metric == MAX_SENSITIVITY else None
         spread = None
         if settings.calibrate and math.isfinite(value):
             from xai_eval.measure.spread import Spread
 
-            spread = Spread.of([value, *(case.max_sensitivity(seed) for seed in self.session.calibration_seeds())])
-        change = entry.compare(value) if entry is not None and math.isfinite(value) else None
+            others = [case.metric(metric, seed).value for seed in self.session.calibration_seeds()]
+            values = [v for v in (value, *others) if math.isfinite(v)]
+            spread = Spread.of(values) if len(values) >= 2 else None
+        change = (entry.compare(value, rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better)
+                  if entry is not None and math.isfinite(value) else None)
         over = threshold is not None and not value <= threshold.limit
         changed = change is not None and fails(change.meaning, settings.fail_on)
         status = ("invalid" if not math.isfinite(value) else "updated" if self.update else "missing" if entry is None
                   else "fail" if changed or over else "pass")
         result = CaseResult(
             case.key, runnable_nodeid(self.node), value, None if threshold is None else threshold.limit, status,
-            case.total_seconds, None if spread is None else spread.to_json(),
+            case.seconds_of(metric), None if spread is None else spread.to_json(),
             baseline=None if entry is None else entry.value,
             meaning="" if change is None else change.meaning,
             sds=None if change is None else change.sds,
+            metric=metric, details=details or {},
         )
         self.node.user_properties.append((RESULT_PROPERTY, result.to_property()))
+        what = f"{spec.title} of {case.id}"
         if status == "invalid":
             pytest.fail(
-                f"max sensitivity of {case.id} is {value} (not a number); the explanation or the metric is broken, "
+                f"{what} is {value} (not a number); the explanation or the metric is broken, "
                 "so it cannot be compared or accepted",
                 pytrace=False,
             )
         problems = []
         if over:
             assert threshold is not None
-            problems.append(f"max sensitivity of {case.id} is {value:.6g}, above the threshold {threshold.limit:g} of "
+            problems.append(f"{what} is {value:.6g}, above the threshold {threshold.limit:g} of "
                             f"{threshold.where} (whatever its baseline)")
         if changed and not self.update:
             assert change is not None
-            problems.append(f"max sensitivity of {case.id} changed: {change.describe()}: {DESCRIPTIONS[change.meaning]}; "
+            direction = "lower" if spec.lower_is_better else "higher"
+            problems.append(f"{what} changed: {change.describe()}: {DESCRIPTIONS[change.meaning]} ({direction} is better); "
                             f"{_accept_hint(change.meaning)}")
         if entry is None and not self.update:
-            self._missing(case, value)
+            self._missing(case, value, store, spec.title)
         if problems:
             raise AssertionError("; and ".join(problems))
 
-    def _missing(self, case: CaseRun, value: float) -> None:
+    def _missing(self, case: CaseRun, value: float, store: BaselineStore, title: str) -> None:
         __tracebackhide__ = True
-        path = self.store.path
-        if not self.store.has_profile(case.key.profile):
+        path = store.path
+        if not store.has_profile(case.key.profile):
             pytest.fail(
                 f"{path} has no entries for profile {case.key.profile!r}; create them with: "
                 f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}",
                 pytrace=False,
             )
         pytest.fail(
-            f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
+            f"no baseline entry {case.key} in {path} ({title} {value:.6g}); "
             f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
             pytrace=False,
         )

@@ -19,6 +19,10 @@ A value is compared at the numeric floor (:mod:`xai_eval.records.floors`): withi
 unchanged; beyond it the case changed, and its ``spread`` under other seeds (``--xai-calibrate K``) says
 what the change means (:mod:`xai_eval.measure.change`). Files of schema version 1 (with ``rtol`` and
 ``atol``, which no longer decide anything) are read and rewritten as version 2.
+
+Every metric has a file of this layout with its name in ``"metric"``: max sensitivity's is the
+``--xai-baselines`` file (``baselines``), every other metric's is ``METRIC.json`` in the same folder
+(:func:`metric_baselines_path`), so recording one metric never rewrites another's.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
+from xai_eval.gate.metrics import MAX_SENSITIVITY
 from xai_eval.measure.change import ScalarChange, scalar_change
 from xai_eval.measure.spread import Spread
 from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
@@ -49,9 +54,11 @@ class BaselineEntry:
     value: float
     spread: Spread | None = None
 
-    def compare(self, current: float) -> ScalarChange:
-        """``current`` against this value: unchanged within the numeric floor, else what the change means."""
-        return scalar_change(self.value, current, self.spread, rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL)
+    def compare(self, current: float, *, rtol: float = SENSITIVITY_RTOL, atol: float = SENSITIVITY_ATOL,
+                lower_is_better: bool = True) -> ScalarChange:
+        """``current`` against this value: unchanged within the numeric floor (max sensitivity's unless the
+        metric's is given), else what the change means."""
+        return scalar_change(self.value, current, self.spread, rtol=rtol, atol=atol, lower_is_better=lower_is_better)
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"value": self.value}
@@ -86,20 +93,28 @@ def _entry(raw: object, where: str, version: int) -> BaselineEntry:
     return BaselineEntry(float(value), parsed)
 
 
-class BaselineStore:
-    """All entries of one baselines file, loaded eagerly and validated."""
+def metric_baselines_path(baselines: Path, metric: str) -> Path:
+    """Where ``metric``'s baselines live: ``baselines`` itself for max sensitivity, ``METRIC.json`` beside it
+    for any other metric."""
+    return baselines if metric == MAX_SENSITIVITY else baselines.parent / f"{metric}.json"
 
-    def __init__(self, path: Path, entries: dict[CaseKey, BaselineEntry]) -> None:
+
+class BaselineStore:
+    """All entries of one metric's baselines file, loaded eagerly and validated."""
+
+    def __init__(self, path: Path, entries: dict[CaseKey, BaselineEntry], metric: str = MAX_SENSITIVITY) -> None:
         self.path = path
         self.entries = entries
+        self.metric = metric
 
     @classmethod
-    def load(cls, path: Path) -> BaselineStore:
-        """Read ``path``; a missing file is an empty store. Malformed files raise one line."""
+    def load(cls, path: Path, metric: str = MAX_SENSITIVITY) -> BaselineStore:
+        """Read ``path`` (the baselines of ``metric``); a missing file is an empty store. Malformed files raise one line."""
         if path.is_dir():
-            raise XaiEvalError(f"{path}: is a folder, not a baselines file; point --xai-baselines (or baselines) at a .json file")
+            option = "--xai-baselines (or baselines)" if metric == MAX_SENSITIVITY else f"the {metric} baselines ({path.name} beside --xai-baselines)"
+            raise XaiEvalError(f"{path}: is a folder, not a baselines file; point {option} at a .json file")
         if not path.exists():
-            return cls(path, {})
+            return cls(path, {}, metric)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -114,6 +129,12 @@ class BaselineStore:
                 f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION}); "
                 f"regenerate it with {UPDATE_FLAG}"
             )
+        recorded = data.get("metric", metric)
+        if recorded != metric:
+            raise XaiEvalError(
+                f"{path}: holds the baselines of metric {recorded!r}, not of {metric!r}; every metric has its own file "
+                f"(max sensitivity's is --xai-baselines, another metric's is METRIC.json beside it): give another file"
+            )
         profiles = data.get("profiles")
         if not isinstance(profiles, dict):
             raise XaiEvalError(f"{path}: 'profiles' must be an object of profile -> model -> method -> image entries")
@@ -124,7 +145,7 @@ class BaselineStore:
                     for image, raw in _mapping(images, f"{path}: profiles.{profile}.{model}.{method}").items():
                         key = CaseKey(profile, model, method, image)
                         entries[key] = _entry(raw, f"{path}: profiles.{profile}.{model}.{method}.{image}", version)
-        return cls(path, entries)
+        return cls(path, entries, metric)
 
     def has_profile(self, profile: str) -> bool:
         return any(key.profile == profile for key in self.entries)
@@ -163,7 +184,7 @@ class BaselineStore:
             elif old != new:
                 n_updated += 1
             entries[key] = new
-        return BaselineStore(self.path, entries), n_updated, n_new
+        return BaselineStore(self.path, entries, self.metric), n_updated, n_new
 
     def to_json(self) -> dict[str, object]:
         profiles: dict[str, dict[str, dict[str, dict[str, dict[str, object]]]]] = {}
@@ -171,7 +192,7 @@ class BaselineStore:
             profiles.setdefault(key.profile, {}).setdefault(key.model, {}).setdefault(key.method, {})[key.image] = (
                 self.entries[key].to_json()
             )
-        return {"schema_version": SCHEMA_VERSION, "metric": "max_sensitivity", "profiles": profiles}
+        return {"schema_version": SCHEMA_VERSION, "metric": self.metric, "profiles": profiles}
 
     def save(self) -> None:
         """Write atomically: a temp file in the same folder, then ``os.replace``."""

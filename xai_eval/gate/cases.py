@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.explain.randomness import MethodDraws, derive_seed, generator
+from xai_eval.gate.metrics import MAX_SENSITIVITY
 from xai_eval.records.keys import CaseKey
 
 if TYPE_CHECKING:
@@ -15,7 +17,11 @@ if TYPE_CHECKING:
 
     from xai_eval.explain.explainer import Explainer
     from xai_eval.gate.images import ImageEntry
+    from xai_eval.gate.metrics import MetricValue
     from xai_eval.gate.profiles import Profile
+    from xai_eval.measure.road import RoadCurves
+    from xai_eval.measure.sensitivity import Sensitivity
+    from xai_eval.measure.stability import RelativeStability
 
 
 def case_key_of(item: object) -> CaseKey | None:
@@ -40,6 +46,7 @@ class ModelOnPhoto:
     target: int
     _logits: torch.Tensor | None = field(default=None, repr=False)
     _gradient: torch.Tensor | None = field(default=None, repr=False)
+    _outputs: dict[tuple[object, ...], torch.Tensor] = field(default_factory=dict, repr=False)
 
     def logits(self) -> torch.Tensor:
         """The model's logits for the photo (``1 x classes``)."""
@@ -49,6 +56,18 @@ class ModelOnPhoto:
             with torch.no_grad():
                 self._logits = self.model(self.inputs).detach()
         return self._logits
+
+    def outputs_on(self, key: tuple[object, ...], perturbed: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The model's logits on a set of perturbed copies of the photo (``n x classes``), computed once per
+        ``key`` (the draws' identity) and shared by the photo's cases: they do not depend on the method.
+        ``perturbed`` makes the copies (``n x C x H x W``); each is passed alone, so no batch size moves a value."""
+        if key not in self._outputs:
+            import torch
+
+            batch = perturbed()
+            with torch.no_grad():
+                self._outputs[key] = torch.cat([self.model(batch[i : i + 1]) for i in range(batch.shape[0])]).detach()
+        return self._outputs[key]
 
     def gradient(self) -> torch.Tensor:
         """The input gradient of the target logit (``1 x C x H x W``)."""
@@ -82,7 +101,8 @@ class CaseRun:
     """The model on this case's photo, shared with the photo's other cases (made here if not given)."""
     seconds: dict[str, float] = field(default_factory=dict, repr=False)
     _attribution: torch.Tensor | None = field(default=None, repr=False)
-    _sensitivity: dict[int, float] = field(default_factory=dict, repr=False)
+    _sensitivity: dict[int, Sensitivity] = field(default_factory=dict, repr=False)
+    _metrics: dict[tuple[str, int], MetricValue] = field(default_factory=dict, repr=False)
     _other_seeds: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,28 +152,36 @@ class CaseRun:
         assert self.photo is not None
         return self.photo.gradient()
 
+    def _photo_generator(self, seed: int, purpose: str, *parts: object) -> torch.Generator:
+        """A generator of the photo's own stream: keyed by (seed, profile, model, image), never by the method,
+        so every method on a photo is scored on the same draws."""
+        key = self.key
+        return generator(seed, key.profile, key.model, key.image, purpose, *parts)
+
     def perturbations(self, run_seed: int | None = None) -> torch.Tensor:
         """The photo's perturbations, ``[1, n_perturb_samples, C, H, W]`` on the CPU: their own stream, keyed by
         (seed, profile, model, image), so every method on a photo is scored on the same perturbed inputs."""
         from xai_eval.measure.sensitivity import uniform_perturbations
 
         seed = self.run_seed if run_seed is None else run_seed
-        key = self.key
-        gen = generator(seed, key.profile, key.model, key.image, "perturbations")
+        gen = self._photo_generator(seed, "perturbations")
         shape = tuple(self.inputs.shape[1:])
         return uniform_perturbations(gen, self.profile.n_perturb_samples, shape, self.profile.perturb_radius).unsqueeze(0)
 
-    def max_sensitivity(self, run_seed: int | None = None) -> float:
-        """Captum's max sensitivity of this case under the run's seed (or another, for calibration)."""
+    def _explainer_under(self, seed: int) -> Explainer:
+        return self.explainer if seed == self.run_seed else self.explainer.with_draws(method_draws(seed, self.key))
+
+    def sensitivity(self, run_seed: int | None = None) -> Sensitivity:
+        """Captum's max sensitivity of this case and every ratio it maximised, under the run's seed (or
+        another, for calibration): the perturbed explanations behind max and average sensitivity and RIS/ROS."""
         seed = self.run_seed if run_seed is None else run_seed
         if seed not in self._sensitivity:
-            from xai_eval.measure.sensitivity import max_sensitivity
+            from xai_eval.measure.sensitivity import sensitivity
 
             original = self.attribution_under(seed)
-            explainer = self.explainer if seed == self.run_seed else self.explainer.with_draws(method_draws(seed, self.key))
             start = time.perf_counter()
-            values = max_sensitivity(
-                explainer,
+            self._sensitivity[seed] = sensitivity(
+                self._explainer_under(seed),
                 self.inputs,
                 self.perturbations(seed),
                 max_examples_per_batch=self.profile.max_examples_per_batch,
@@ -162,8 +190,95 @@ class CaseRun:
             )
             if seed == self.run_seed:
                 self.seconds["max_sensitivity"] = time.perf_counter() - start
-            self._sensitivity[seed] = float(values[0])
         return self._sensitivity[seed]
+
+    def max_sensitivity(self, run_seed: int | None = None) -> float:
+        """Captum's max sensitivity of this case under the run's seed (or another, for calibration)."""
+        return float(self.sensitivity(run_seed).max[0])
+
+    def perturbed_logits(self, seed: int) -> torch.Tensor:
+        """The model's logits on the photo's perturbed inputs (``n_perturb_samples x classes``), shared by its cases."""
+        assert self.photo is not None
+        perturbations = self.perturbations(seed)[0]
+        return self.photo.outputs_on(
+            ("perturbations", seed), lambda: self.inputs + perturbations.to(device=self.inputs.device, dtype=self.inputs.dtype)
+        )
+
+    def relative_stability(self, seed: int, reference: str) -> RelativeStability:
+        """Relative input (``reference="input"``) or output (``"output"``) stability, from the perturbed
+        explanations of :meth:`sensitivity` and the logits of the perturbed inputs."""
+        from xai_eval.measure.stability import relative_change, relative_stability
+
+        ratios = self.sensitivity(seed).ratios[0]
+        logits = self.perturbed_logits(seed)
+        same = logits.argmax(dim=1) == self.logits().argmax(dim=1)
+        if reference == "input":
+            perturbed = self.inputs + self.perturbations(seed)[0].to(device=self.inputs.device, dtype=self.inputs.dtype)
+            change = relative_change(self.inputs[0], perturbed)
+        else:
+            change = relative_change(self.logits()[0], logits)
+        return relative_stability(ratios.cpu(), change.cpu(), same.cpu())
+
+    def infidelity(self, seed: int, *, n_samples: int, square_side: float) -> float:
+        """Captum's normalised infidelity of the case's attribution over the photo's random square removals
+        (each square's side ``square_side`` of the image's shorter side)."""
+        from xai_eval.measure.infidelity import infidelity, square_removals
+
+        shape = tuple(self.inputs.shape[1:])
+        square = max(1, round(square_side * min(shape[1:])))
+        masks = square_removals(self._photo_generator(seed, "infidelity", n_samples, square), n_samples, shape, square)
+        assert self.photo is not None
+        outputs = self.photo.outputs_on(
+            ("infidelity", seed, n_samples, square), lambda: self.inputs * (1 - masks.to(device=self.inputs.device, dtype=self.inputs.dtype))
+        )
+        value = infidelity(
+            self.explainer.model, self.inputs, self.attribution_under(seed), masks.unsqueeze(0), target=self.target,
+            max_examples_per_batch=self.profile.max_examples_per_batch, outputs=self.logits(), perturbed_outputs=outputs.unsqueeze(0),
+        )
+        return float(value[0])
+
+    def road(self, seed: int, *, fractions: tuple[float, ...], noise: float) -> RoadCurves:
+        """ROAD's MoRF and LeRF curves of the case's attribution, with the photo's imputation noise and tie order."""
+        import torch
+
+        from xai_eval.measure.road import road
+
+        shape = tuple(self.inputs.shape[1:])
+        field_noise = torch.randn(shape, generator=self._photo_generator(seed, "road noise"), dtype=torch.float64) * noise
+        ties = torch.randn(shape[1:], generator=self._photo_generator(seed, "road ties"), dtype=torch.float64)
+        model = self.explainer.model
+
+        def probabilities(batch: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                logits = torch.cat([model(batch[i : i + 1]) for i in range(batch.shape[0])])
+            return torch.softmax(logits, dim=1)[:, self.target]
+
+        return road(probabilities, self.inputs[0], self.attribution_under(seed)[0], fractions, field_noise, ties)
+
+    def metric(self, name: str, run_seed: int | None = None) -> MetricValue:
+        """The registered metric ``name`` of this case under the profile's settings, under the run's seed (or
+        another, for calibration); computed once per seed."""
+        from xai_eval.gate.metrics import get_metric
+
+        seed = self.run_seed if run_seed is None else run_seed
+        if (name, seed) not in self._metrics:
+            spec = get_metric(name)
+            shared = self._shared_seconds()
+            start = time.perf_counter()
+            self._metrics[name, seed] = spec.evaluate(self, seed, self.profile.metric_kwargs(spec))
+            if seed == self.run_seed:  # its own cost: the case's shared work is counted once, under its own name
+                self.seconds[f"metric {name}"] = time.perf_counter() - start - (self._shared_seconds() - shared)
+        return self._metrics[name, seed]
+
+    def _shared_seconds(self) -> float:
+        return self.seconds.get("attribution", 0.0) + self.seconds.get("max_sensitivity", 0.0)
+
+    def seconds_of(self, metric: str) -> float:
+        """What the case spent on ``metric`` under the run's seed: for max sensitivity, the clean and the
+        perturbed explanations (which average sensitivity and RIS/ROS reuse); for any other metric, what it
+        added (a photo's shared model outputs are counted in the case that first needed them)."""
+        own = self.seconds.get(f"metric {metric}", 0.0)
+        return own + self._shared_seconds() if metric == MAX_SENSITIVITY else own
 
     def reference_energy(self) -> float:
         """The norm of gradient x input for the case's target: the scale well-formedness compares to."""

@@ -9,8 +9,9 @@ import shlex
 
 import pytest
 
-from xai_eval.gate.assertions import CASE_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY
+from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY
 from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.gate.metrics import MAX_SENSITIVITY
 from xai_eval.gate.session import XaiSession
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
@@ -108,7 +109,8 @@ class ResultCollector:
                 self.case_outcomes[report.nodeid] = outcome
         if is_case and report.failed:
             key = CaseKey(*next(value for name, value in report.user_properties if name == CASE_PROPERTY))
-            witness = witness_of(report.nodeid, report.when)
+            metric = next((value for name, value in report.user_properties if name == METRIC_PROPERTY), None)
+            witness = metric if metric is not None and report.when == "call" else witness_of(report.nodeid, report.when)
             if witness not in self.witnesses.setdefault(key, []):
                 self.witnesses[key].append(witness)
         if report.when != "call":
@@ -132,21 +134,27 @@ class ResultCollector:
 
             write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info(), xs.snapshot_results)
         if xs.settings.update_baselines and xs.results:
-            from xai_eval.gate.baselines import BaselineStore
+            from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
             from xai_eval.measure.spread import Spread
 
-            current = BaselineStore.load(xs.settings.baselines)  # xdist's controller never prepared the session
-            accepted = [(r.key, r.value, None if r.spread is None else Spread(**r.spread)) for r in xs.results]
-            store, n_updated, n_new = current.updated(accepted)
-            store.save()
-            xs.update_counts = (n_updated, n_new)
+            for metric in sorted({r.metric for r in xs.results}, key=lambda m: (m != MAX_SENSITIVITY, m)):
+                path = metric_baselines_path(xs.settings.baselines, metric)
+                current = BaselineStore.load(path, metric)  # xdist's controller never prepared the session
+                accepted = [(r.key, r.value, None if r.spread is None else Spread(**r.spread))
+                            for r in xs.results if r.metric == metric]
+                store, n_updated, n_new = current.updated(accepted)
+                store.save()
+                xs.update_counts[metric] = (path, n_updated, n_new)
         if xs.settings.update_baselines and xs.snapshot_results:
             xs.snapshot_counts = _save_snapshots(xs)
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        from xai_eval.gate.summary import aligned, changes_summary, loose_cases, results_table, sanity_summary, skip_counts
+        from xai_eval.gate.summary import (
+            aligned, changes_summary, loose_cases, metrics_table, prediction_changes, results_table, sanity_summary,
+            skip_counts,
+        )
 
         xs = self.xs
         tr = terminalreporter
@@ -156,17 +164,26 @@ class ResultCollector:
                 tr.write_line(line)
         if xs.settings.results is not None and (xs.results or xs.sanity or xs.snapshot_results):
             tr.write_line(f"xai-eval: results written to {xs.settings.results}")
-        if xs.results:
+        sensitivity = [r for r in xs.results if r.metric == MAX_SENSITIVITY]
+        others = [r for r in xs.results if r.metric != MAX_SENSITIVITY]
+        if sensitivity:
             tr.section(f"xai-eval max sensitivity (profile {xs.settings.profile}, seed {xs.settings.seed})")
-            for line in results_table(xs.results):
+            for line in results_table(sensitivity):
                 tr.write_line(line)
+        if others:
+            tr.section(f"xai-eval metrics (profile {xs.settings.profile}, seed {xs.settings.seed})")
+            for line in metrics_table(others):
+                tr.write_line(line)
+            for line in prediction_changes(others):
+                tr.write_line(line)
+        if xs.results:
             for line in loose_cases(xs.results, xs.settings.baselines):
                 tr.write_line(line)
-            if xs.update_counts is not None:
-                n_updated, n_new = xs.update_counts
-                calibrated = f", calibrated under {xs.settings.calibrate} other seeds" if xs.settings.calibrate else ""
+            calibrated = f", calibrated under {xs.settings.calibrate} other seeds" if xs.settings.calibrate else ""
+            if xs.update_counts:
                 tr.write_line("")
-                tr.write_line(f"xai-eval: baselines written to {xs.settings.baselines}: {n_updated} updated, {n_new} new{calibrated}")
+            for path, n_updated, n_new in xs.update_counts.values():
+                tr.write_line(f"xai-eval: baselines written to {path}: {n_updated} updated, {n_new} new{calibrated}")
         if xs.snapshot_counts is not None:
             n_updated, n_new = xs.snapshot_counts
             tr.write_line(f"xai-eval: snapshots written to {xs.settings.snapshots_folder}: {n_updated} updated, {n_new} new")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 import pytest
 
 from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
-from xai_eval.gate.assertions import CASE_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
+from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
 from xai_eval.gate.cases import CaseRun, case_key_of
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
@@ -24,6 +24,7 @@ from xai_eval.gate.distribution import (
     runnable_nodeid,
     tell_worker,
 )
+from xai_eval.gate.metrics import OWN_TESTS
 from xai_eval.gate.session import XaiSession
 from xai_eval.gate.settings import add_options, check_outputs, resolve, uses_xai_eval
 from xai_eval.records.keys import case_id
@@ -46,6 +47,9 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, object, object
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xai_methods(*names): run this suite only for these attribution methods")
     config.addinivalue_line("markers", "xai_one_image: one case per (model, method), on the manifest's first image")
+    config.addinivalue_line(
+        "markers", "xai_metric(name): this test gates the metric NAME; it runs only in profiles whose metrics list it"
+    )
     workerinput = getattr(config, "workerinput", None)
     try:
         settings = resolve(config)
@@ -89,7 +93,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         keys = [key for key in keys if key.method in marker.args]
     if metafunc.definition.get_closest_marker("xai_one_image") is not None and session.images:
         keys = [key for key in keys if key.image == session.images[0].id]
+    gated = metafunc.definition.get_closest_marker("xai_metric")
+    metrics = session.profile.metrics if keys else ()
+    if gated is not None and not set(gated.args) & set(metrics):
+        keys = []  # a test of a metric this profile does not run
     metafunc.parametrize("xai_case", keys, ids=[case_id(key) for key in keys], indirect=True)
+    if "xai_metric" in metafunc.fixturenames:
+        names = [name for name in metrics if name not in OWN_TESTS]
+        metafunc.parametrize("xai_metric", names, ids=names)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)  # around xdist's hook that appends the groups to the node ids
@@ -171,7 +182,10 @@ def pytest_benchmark_update_json(config: pytest.Config, output_json: dict[str, o
 
 @pytest.fixture
 def xai_baselines(request: pytest.FixtureRequest, xai_session: XaiSession) -> BaselineGate:
-    """Asserts a case's value against the baselines file: ``xai_baselines.check(case, value)``."""
+    """Asserts a case's value against its metric's baselines: ``xai_baselines.check(case, value)`` (max
+    sensitivity), ``xai_baselines.check_metric(case, metric)`` (computes a registered metric, then checks it).
+    A test that asks for ``xai_metric`` is parametrized with every metric of the profile except those with a
+    test of their own (max sensitivity: ``suites/test_sensitivity.py``)."""
     return BaselineGate(request.node, xai_session)
 
 
@@ -191,6 +205,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if key is None:  # not an xai-eval case (or a suite whose marker selected none)
         return report
     report.user_properties.append((CASE_PROPERTY, key.to_list()))
+    metric = item.callspec.params.get("xai_metric")  # type: ignore[attr-defined]
+    if isinstance(metric, str):
+        report.user_properties.append((METRIC_PROPERTY, metric))
     strict = xai_session_of(item.config).settings.strict
     if strict and report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
         reason = str(report.longrepr[2]).removeprefix("Skipped: ")  # an Inconclusive never gets here

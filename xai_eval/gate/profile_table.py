@@ -2,8 +2,9 @@
 
 ``xai-eval profiles [NAME ...]`` prints it for the built-in profiles and a project's own, and the
 README's table of the built-in ones is this table (``tests/test_docs.py`` compares them). Every cell comes
-from the profile and the method registry: the shared settings under the names a profile table uses, and
-each method's ``attribute()`` arguments and baselines as the gate passes them.
+from the profile and the method and metric registries: the shared settings under the names a profile table
+uses, each method's ``attribute()`` arguments and baselines as the gate passes them, the metrics the
+profile runs and each metric's settings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from xai_eval.gate.profiles import BUILTIN_PROFILES, SHARED_KEYS, Profile, get_p
 
 if TYPE_CHECKING:
     from xai_eval.explain.methods import MethodSpec
+    from xai_eval.gate.metrics import MetricSpec
 
 BASELINES = {"none": "", "zeros": "baselines: zeros", "zeros_and_noise": "baselines: {zeros, N(0,1) noise}"}
 
@@ -63,6 +65,13 @@ def _method_cell(profile: Profile, spec: MethodSpec) -> str:
     return "; ".join(parts)
 
 
+def _metric_cell(profile: Profile, spec: MetricSpec) -> str:
+    if spec.name not in profile.metrics:
+        return "not run"
+    settings = profile.metric_kwargs(spec)
+    return "`" + ", ".join(f"{key}={_toml(value)}" for key, value in settings.items()) + "`"
+
+
 def _header(profile: Profile) -> str:
     return f"`{profile.name}`" if profile.base in ("", profile.name) else f"`{profile.name}` (from `{profile.base}`)"
 
@@ -70,10 +79,14 @@ def _header(profile: Profile) -> str:
 def settings_table(profiles: Sequence[Profile]) -> str:
     """One column per profile: the shared settings, then every registered method's arguments."""
     from xai_eval.explain.methods import METHODS
+    from xai_eval.gate.metrics import METRICS
 
     if not profiles:
         raise XaiEvalError("profiles: no profile to show")
     rows = [[f"`{key}`", *(_toml(getattr(p, key)) for p in profiles)] for key in SHARED_KEYS]
     rows += [[_method_label(spec), *(_method_cell(p, spec) for p in profiles)] for spec in METHODS.values()]
+    rows += [["`metrics`", *(f"`{_toml(list(p.metrics))}`" for p in profiles)]]
+    rows += [[f"{spec.name} (metric)", *(_metric_cell(p, spec) for p in profiles)] for spec in METRICS.values()
+             if spec.settings or any(p.metric_settings.get(spec.name) for p in profiles)]
     lines = ["| setting | " + " | ".join(_header(p) for p in profiles) + " |", "|" + "---|" * (len(profiles) + 1)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"

@@ -11,8 +11,10 @@ data in ``pyproject.toml``::
     n_steps = 64
 
 A profile's per-method ``attribute()`` arguments are those of the profile it extends (for a built-in,
-the method registry's entry for it) updated with its ``methods`` table. Its baselines live under its
-own name.
+the method registry's entry for it) updated with its ``methods`` table. It chooses which metrics run
+(``metrics = [...]``, names from :mod:`xai_eval.gate.metrics`; default: those of the profile it extends)
+and may override their settings (``[tool.xai_eval.profiles.NAME.metric_settings.METRIC]``). Its baselines
+live under its own name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from xai_eval.errors import XaiEvalError
 
 if TYPE_CHECKING:
     from xai_eval.explain.methods import MethodSpec
+    from xai_eval.gate.metrics import MetricSpec
+
+DEFAULT_METRICS = ("max_sensitivity", "avg_sensitivity", "infidelity", "ris", "ros", "road")
+"""The metrics of both built-in profiles (``quick`` runs ROAD at fewer fractions; see the metric registry)."""
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,22 @@ class Profile:
     """The built-in profile this one derives from (itself for a built-in)."""
     methods: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per-method ``attribute()`` arguments that replace the base profile's."""
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    """The metrics that run, each gated against its own baselines (:mod:`xai_eval.gate.metrics`)."""
+    metric_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per-metric settings that replace the base profile's."""
 
     def method_kwargs(self, spec: MethodSpec) -> dict[str, Any]:
         """The ``attribute()`` keyword arguments of ``spec`` under this profile."""
         return spec.kwargs_for(self.base or self.name) | dict(self.methods.get(spec.name, {}))
 
+    def metric_kwargs(self, spec: MetricSpec) -> dict[str, Any]:
+        """The settings of the metric ``spec`` under this profile."""
+        return spec.settings_for(self.base or self.name) | dict(self.metric_settings.get(spec.name, {}))
 
-SHARED_KEYS: dict[str, type] = {f.name: f.type for f in fields(Profile) if f.name not in ("name", "base", "methods")}  # type: ignore[misc]
+
+_NOT_SHARED = ("name", "base", "methods", "metrics", "metric_settings")
+SHARED_KEYS: dict[str, type] = {f.name: f.type for f in fields(Profile) if f.name not in _NOT_SHARED}  # type: ignore[misc]
 BUILTIN_PROFILES: Mapping[str, Profile] = MappingProxyType({
     "quick": Profile("quick", image_size=224, n_perturb_samples=10, perturb_radius=0.02, max_examples_per_batch=5,
                      base="quick"),
@@ -130,9 +145,11 @@ def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Pr
     if not isinstance(parent_name, str) or parent_name not in defined:
         raise XaiEvalError(f"{where} extends: must name a profile defined before it ({', '.join(defined)}), got {parent_name!r}")
     parent = defined[parent_name]
-    unknown = sorted(set(table) - set(SHARED_KEYS) - {"extends", "methods"})
+    unknown = sorted(set(table) - set(SHARED_KEYS) - {"extends", "methods", "metrics", "metric_settings"})
     if unknown:
-        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; known: extends, methods, {', '.join(SHARED_KEYS)}")
+        raise XaiEvalError(
+            f"{where}: unknown key {unknown[0]!r}; known: extends, methods, {', '.join(SHARED_KEYS)}, metrics, metric_settings"
+        )
     shared = {key: _shared_value(key, table[key], f"{where} {key}") for key in SHARED_KEYS if key in table}
     raw_methods = table.get("methods", {})
     if not isinstance(raw_methods, Mapping):
@@ -151,7 +168,59 @@ def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Pr
             methods.setdefault(method, {})[key] = _method_value(
                 method, key, value, base_kwargs.get(key), f"{method_where} {key}"
             )
-    return replace(parent, name=name, methods=MappingProxyType(methods), **shared)
+    metrics = _metrics(table.get("metrics", parent.metrics), f"{where} metrics")
+    metric_settings = _metric_settings(table.get("metric_settings", {}), parent, name, config_file)
+    return replace(parent, name=name, methods=MappingProxyType(methods), metrics=metrics,
+                   metric_settings=MappingProxyType(metric_settings), **shared)
+
+
+def _metrics(value: Any, where: str) -> tuple[str, ...]:
+    """A profile's ``metrics``: a non-empty list of registered metric names, each once."""
+    from xai_eval.gate.metrics import get_metric
+
+    if isinstance(value, tuple):
+        return value
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise XaiEvalError(f"{where}: expected a non-empty list of metric names, e.g. [\"max_sensitivity\", \"road\"], got {value!r}")
+    for metric in value:
+        get_metric(metric, where=where)
+    if len(set(value)) != len(value):
+        raise XaiEvalError(f"{where}: {value!r} names a metric twice")
+    return tuple(value)
+
+
+def _metric_value(key: str, value: Any, base: Any, where: str) -> Any:
+    """Like a method argument, except that a list of numbers may have any length (e.g. ROAD's fractions)."""
+    if isinstance(base, tuple) and isinstance(value, list) and base and isinstance(base[0], float):
+        if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise XaiEvalError(f"{where}: {key} must be a non-empty list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
+    return _method_value("", key, value, base, where)
+
+
+def _metric_settings(raw: Any, parent: Profile, name: str, config_file: str) -> dict[str, dict[str, Any]]:
+    """A profile's ``metric_settings`` tables over its parent's: known keys, values typed like the parent's."""
+    from xai_eval.gate.metrics import get_metric
+
+    if not isinstance(raw, Mapping):
+        raise XaiEvalError(f"{config_file} [tool.xai_eval.profiles.{name}] metric_settings: must be tables "
+                           f"[tool.xai_eval.profiles.{name}.metric_settings.METRIC]")
+    settings = {metric: dict(values) for metric, values in parent.metric_settings.items()}
+    for metric, overrides in raw.items():
+        where = f"{config_file} [tool.xai_eval.profiles.{name}.metric_settings.{metric}]"
+        spec = get_metric(metric, where=where)
+        if not isinstance(overrides, Mapping):
+            raise XaiEvalError(f"{where}: must be a table of the metric's settings")
+        base = parent.metric_kwargs(spec)
+        for key, value in overrides.items():
+            if key not in base:
+                known = ", ".join(sorted(base)) or "none (this metric has no settings)"
+                raise XaiEvalError(f"{where}: unknown key {key!r}; known: {known}")
+            settings.setdefault(metric, {})[key] = _metric_value(key, value, base[key], f"{where} {key}")
+        problem = spec.validate(base | settings.get(metric, {})) if spec.validate is not None else ""
+        if problem:
+            raise XaiEvalError(f"{where}: {problem}")
+    return settings
 
 
 def resolve_profiles(tables: Mapping[str, Any], config_file: str) -> dict[str, Profile]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xai_eval.gate.baselines import BaselineStore
+from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
 from xai_eval.gate.snapshots import SnapshotStore
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 from xai_eval.gate.cases import CaseRun, ModelOnPhoto
+from xai_eval.gate.metrics import MAX_SENSITIVITY
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
 from xai_eval.files import check_readable
 from xai_eval.gate.images import ImageEntry, load_manifest
@@ -34,6 +36,9 @@ class XaiSession:
         self.profile: Profile
         self.images: tuple[ImageEntry, ...] = ()
         self.baselines: BaselineStore
+        """Max sensitivity's baselines (``--xai-baselines``)."""
+        self.metric_baselines: dict[str, BaselineStore] = {}
+        """Every metric's baselines (max sensitivity's included), for the profile's metrics."""
         self.snapshots: SnapshotStore
         self.thresholds: Thresholds = Thresholds({})
         self.snapshot_results: list[SnapshotResult] = []
@@ -44,7 +49,8 @@ class XaiSession:
         self._photos: dict[tuple[str, str], ModelOnPhoto] = {}
         self.results: list[CaseResult] = []
         self.sanity: list[SanityRecord] = []
-        self.update_counts: tuple[int, int] | None = None
+        self.update_counts: dict[str, tuple[Path, int, int]] = {}
+        """Per metric whose baselines were written: the file, and its updated and new entries."""
 
     def prepare(self) -> None:
         """Validate names, the manifest, the images and the baselines file (one-line errors)."""
@@ -63,12 +69,20 @@ class XaiSession:
         if s.baselines.is_file():
             check_readable(s.baselines, "a baselines file", "fix --xai-baselines (or baselines)")
         self.baselines = BaselineStore.load(s.baselines)
+        self.metric_baselines = {MAX_SENSITIVITY: self.baselines}
+        for metric in self.profile.metrics:
+            path = metric_baselines_path(s.baselines, metric)
+            if metric != MAX_SENSITIVITY:
+                if path.is_file():
+                    check_readable(path, f"the {metric} baselines file", "make it readable or delete it")
+                self.metric_baselines[metric] = BaselineStore.load(path, metric)
         self.snapshots = SnapshotStore.load(s.snapshots_folder)
         from xai_eval.explain.methods import METHODS
         from xai_eval.models.registry import MODEL_NAMES
 
         models = (*MODEL_NAMES, *(model_id(m) for m in s.models))
-        self.baselines.validate(profiles, METHODS, models)
+        for store in self.metric_baselines.values():
+            store.validate(profiles, METHODS, models)
         self.thresholds = parse_thresholds(s.thresholds, profiles=profiles, methods=METHODS, models=models,
                                            config_file=s.config_file)
         self._prepared = True

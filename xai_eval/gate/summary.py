@@ -38,6 +38,40 @@ def results_table(results: Sequence[CaseResult]) -> list[str]:
     return aligned(rows)
 
 
+def _metric_cell(r: CaseResult) -> str:
+    value = "nan" if not math.isfinite(r.value) else f"{r.value:.4g}"
+    if r.status in ("missing", "invalid"):
+        return f"{value} {r.status}"
+    return value if r.meaning in ("", "unchanged") else f"{value} {_change_cell(r)}"
+
+
+def metrics_table(results: Sequence[CaseResult]) -> list[str]:
+    """One row per case, one column per metric: its value, and what its change means when it changed."""
+    from xai_eval.gate.metrics import METRICS
+
+    present = {r.metric for r in results}
+    metrics = [name for name in METRICS if name in present] + sorted(present - set(METRICS))
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    for r in results:
+        cells.setdefault((r.key.model, r.key.image, r.key.method), {})[r.metric] = _metric_cell(r)
+    labels = [METRICS[name].title if name in METRICS else name for name in metrics]
+    rows = [("model", "method", "image", *labels)]
+    for (model, image, method), row in sorted(cells.items()):
+        rows.append((model, method, image, *(row.get(name, "-") for name in metrics)))
+    return aligned(rows)
+
+
+def prediction_changes(results: Sequence[CaseResult]) -> list[str]:
+    """One line per photo on which perturbations changed the model's prediction (RIS and ROS leave them out)."""
+    photos: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for r in results:
+        changes = r.details.get("prediction_changes")
+        if isinstance(changes, int) and changes > 0:
+            photos[r.key.profile, r.key.model, r.key.image] = (changes, changes + int(r.details.get("kept", 0)))
+    return [f"xai-eval: on {'/'.join(photo)}, {changes} of {total} perturbations changed the model's prediction; "
+            "relative stability (RIS, ROS) leaves them out" for photo, (changes, total) in sorted(photos.items())]
+
+
 def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotResult]) -> list[str]:
     """How many cases changed beyond the numeric floor and what each change means, one line a case; then the
     model changes (a fingerprint that moved), once per (profile, model, photo)."""
@@ -47,7 +81,7 @@ def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotR
     for r in results:
         if r.meaning:
             detail = f"{r.value:.6g} from {r.baseline:.6g}" + (f", {r.sds:+.2g} sd" if r.sds is not None and math.isfinite(r.sds) else "")
-            checks.setdefault(r.key, []).append(("sensitivity", r.meaning, detail))
+            checks.setdefault(r.key, []).append(("sensitivity" if r.metric == "max_sensitivity" else r.metric, r.meaning, detail))
     for snap in snapshots:
         if snap.meaning:
             detail = "the model changed: see below" if snap.witness == "fingerprint" else snap.detail
@@ -115,28 +149,31 @@ def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
-    """Lines naming the cases whose spread under other seeds exceeds ``LOOSE_SPREAD`` (never hidden)."""
-    from xai_eval.gate.baselines import BaselineStore
+    """Lines naming the cases whose spread under other seeds exceeds ``LOOSE_SPREAD`` (never hidden), per metric."""
+    from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
     from xai_eval.measure.spread import LOOSE_SPREAD, Spread
 
-    try:
-        entries = BaselineStore.load(baselines).entries
-    except Exception:  # noqa: BLE001 - the gate already reported a bad file
-        entries = {}
+    entries = {}
+    for metric in {r.metric for r in results}:
+        try:
+            entries[metric] = BaselineStore.load(metric_baselines_path(baselines, metric), metric).entries
+        except Exception:  # noqa: BLE001 - the gate already reported a bad file
+            entries[metric] = {}
     loose = []
     uncalibrated = 0
-    for r in sorted(results, key=lambda r: r.nodeid):
-        spread = Spread(**r.spread) if r.spread else getattr(entries.get(r.key), "spread", None)
+    for r in sorted(results, key=lambda r: (r.metric != "max_sensitivity", r.metric, r.nodeid)):
+        spread = Spread(**r.spread) if r.spread else getattr(entries[r.metric].get(r.key), "spread", None)
+        which = "" if r.metric == "max_sensitivity" else f" {r.metric}"
         if spread is None:
             uncalibrated += 1
         elif spread.loose:
-            loose.append(f"  {r.key.id}: relative spread {spread.relative:.1%} over {spread.k} seeds "
+            loose.append(f"  {r.key.id}{which}: relative spread {spread.relative:.1%} over {spread.k} seeds "
                          f"(min {spread.min:.4g}, max {spread.max:.4g})")
     lines = []
     if loose:
         lines += ["", f"xai-eval: {len(loose)} loose case(s), spread under other seeds above {LOOSE_SPREAD:.0%}:", *loose]
     if uncalibrated:
-        lines += ["", f"xai-eval: {uncalibrated} case(s) have no calibrated spread; calibrate with --xai-calibrate 5"]
+        lines += ["", f"xai-eval: {uncalibrated} value(s) have no calibrated spread; calibrate with --xai-calibrate 5"]
     return lines
 
 

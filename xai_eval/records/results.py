@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from xai_eval.records.keys import CaseKey
@@ -35,16 +35,21 @@ class CaseResult:
     """What the change means (:mod:`xai_eval.measure.change`): ``unchanged``, ``noise``, ``worse``, ...; '' if not compared."""
     sds: float | None = None
     """The change in standard deviations of the recorded seed spread."""
+    metric: str = "max_sensitivity"
+    """Which metric ``value`` is (the registry's name)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What else the metric reported (ROAD's curves, RIS/ROS's prediction changes)."""
 
     def to_property(self) -> dict[str, Any]:
         return {"key": self.key.to_list(), "nodeid": self.nodeid, "value": self.value, "threshold": self.threshold,
                 "status": self.status, "seconds": self.seconds, "spread": self.spread, "baseline": self.baseline,
-                "meaning": self.meaning, "sds": self.sds}
+                "meaning": self.meaning, "sds": self.sds, "metric": self.metric, "details": self.details}
 
     @classmethod
     def from_property(cls, data: dict[str, Any]) -> CaseResult:
         return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"],
-                   data.get("spread"), data.get("baseline"), data.get("meaning", ""), data.get("sds"))
+                   data.get("spread"), data.get("baseline"), data.get("meaning", ""), data.get("sds"),
+                   data.get("metric", "max_sensitivity"), data.get("details", {}))
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,9 @@ def _finite_or_none(value: Any) -> Any:
 def case_records(
     results: Sequence[CaseResult], sanity: Sequence[SanityRecord], snapshots: Sequence[SnapshotResult] = ()
 ) -> dict[CaseKey, dict[str, Any]]:
-    """One record per case: its max sensitivity (if run), each sanity check's values and outcome, and its
-    snapshot and fingerprint comparisons (with the maps of a changed snapshot, for drawing)."""
+    """One record per case: its max sensitivity (if run), its other metrics (under ``metrics``, by name), each
+    sanity check's values and outcome, and its snapshot and fingerprint comparisons (with the maps of a
+    changed snapshot, for drawing)."""
     records: dict[CaseKey, dict[str, Any]] = {}
 
     def record(key: CaseKey) -> dict[str, Any]:
@@ -88,11 +94,16 @@ def case_records(
         )
 
     for result in results:
-        record(result.key)["max_sensitivity"] = {
+        entry = {
             "value": _finite_or_none(result.value), "baseline": result.baseline, "meaning": result.meaning,
             "sds": _finite_or_none(result.sds), "threshold": result.threshold, "status": result.status,
             "seconds": result.seconds, **({"spread": result.spread} if result.spread else {}),
+            **({"details": result.details} if result.details else {}),
         }
+        if result.metric == "max_sensitivity":
+            record(result.key)["max_sensitivity"] = entry
+        else:
+            record(result.key).setdefault("metrics", {})[result.metric] = entry
     for item in sanity:
         values = {name: _finite_or_none(value) for name, value in item.values.items()}
         record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
