@@ -3,8 +3,10 @@
 Each benchmark times one attribution call of the active profile. Its ``extra_info``
 identifies the case and carries a float16 snapshot of the attribution, so
 ``xai-eval report`` can draw Fig. 1 without the model. At the end of the run,
-``pytest_benchmark_update_json`` adds the max-sensitivity values and sanity
-results the run computed, whatever the test order was.
+``pytest_benchmark_update_json`` adds the max-sensitivity values, every other
+metric's values (``metrics``) and the sanity results the run computed, whatever
+the test order was, and once, at the top level, what each metric is (its label
+and which direction is better), so a report needs no registry.
 """
 
 from __future__ import annotations
@@ -76,12 +78,16 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
     from xai_eval.records.results import case_records
 
+    from xai_eval.gate.metrics import METRICS
+
     records = case_records(session.results, session.sanity)
     by_pair: dict[tuple[str, str], dict[str, Any]] = {}
     for key, record in records.items():
-        entry = by_pair.setdefault((key.model, key.method), {"max_sensitivity": {}, "sanity": {}})
+        entry = by_pair.setdefault((key.model, key.method), {"max_sensitivity": {}, "sanity": {}, "metrics": {}})
         if "max_sensitivity" in record:
             entry["max_sensitivity"][key.image] = record["max_sensitivity"]["value"]
+        for metric, result in record.get("metrics", {}).items():
+            entry["metrics"].setdefault(metric, {})[key.image] = result["value"]
         if record["sanity"]:
             entry["sanity"][key.image] = record["sanity"]
     images: dict[str, str] = {}
@@ -90,12 +96,15 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
         info = bench.get("extra_info", {}).get(EXTRA_INFO_KEY)
         if info is None:
             continue
-        info.update(by_pair.get((info["model"], info["method"]), {"max_sensitivity": {}, "sanity": {}}))
+        info.update(by_pair.get((info["model"], info["method"]), {"max_sensitivity": {}, "sanity": {}, "metrics": {}}))
         name = f"{info['model']}/{info['image']}"
         if name not in images and info["image"] in entries:
             height, width = info["attribution"]["shape"]
             images[name] = encode_png(entries[info["image"]].as_seen(height, width))
+    ran = sorted({r.metric for r in session.results}, key=lambda name: list(METRICS).index(name) if name in METRICS else len(METRICS))
     output_json[EXTRA_INFO_KEY] = {
         "profile": session.settings.profile, "seed": session.settings.seed, "run": session.run_info(),
         "versions": versions(), "images_png_base64": images,
+        "metrics": {name: {"label": METRICS[name].title, "lower_is_better": METRICS[name].lower_is_better}
+                    for name in ran if name in METRICS},
     }

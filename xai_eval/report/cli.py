@@ -11,7 +11,8 @@ from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.report.compare import (
-    MIN_ROUNDS, MORE_ROUNDS, common_cases, comparison, differences, slower_than, tag, too_few_rounds, unmatched,
+    MIN_ROUNDS, MORE_ROUNDS, common_cases, comparison, differences, metric_tables, slower_than, tag, too_few_rounds,
+    unmatched,
 )
 from xai_eval.report.runs import Run, load_run
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snapshots.add_argument("results", type=Path, metavar="RESULTS.json")
     snapshots.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    compare = commands.add_parser("compare", help="runtime and max sensitivity per method across runs")
+    compare = commands.add_parser("compare", help="runtime, max sensitivity and every other metric per method across runs")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the reference")
     compare.add_argument(
         "--fail-slower", type=float, default=None, metavar="PCT",
@@ -122,6 +123,9 @@ def _compare(args: argparse.Namespace) -> int:
     print()
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.4g}".format):
         print(comparison(runs).to_string())
+        for label, frame in metric_tables(runs).items():
+            print(f"\n{label}, mean over the images every report has:")
+            print(frame.to_string())  # type: ignore[attr-defined]
     for line in unmatched(runs):
         print(line)
     if args.fail_slower is not None:

@@ -54,6 +54,33 @@ def comparison(runs: Sequence[Run]):  # -> pandas.DataFrame
     return pd.DataFrame(rows).set_index(["model", "method"])
 
 
+def metric_tables(runs: Sequence[Run]) -> dict[str, object]:  # metric label -> pandas.DataFrame
+    """One table per metric other than max sensitivity (which :func:`comparison` shows): per (model, method),
+    the mean over the images every report has, in each report, and its difference from the first.
+
+    The metrics are the first report's, in its order; a report without a metric shows nothing for it."""
+    import pandas as pd
+
+    tables: dict[str, object] = {}
+    for name, info in runs[0].metrics.items():
+        if name == "max_sensitivity":
+            continue
+        rows = []
+        for model, method in common_cases(runs):
+            values = [run.cases[model, method].values_of(name) for run in runs]
+            images = set.intersection(*(set(v) for v in values)) if all(values) else set()
+            means = [_mean_over(v, images) for v in values]
+            row: dict[str, object] = {"model": model, "method": method}
+            for index, mean in enumerate(means):
+                row[f"[{tag(index)}]"] = mean
+                if index and mean is not None and means[0] is not None:
+                    row[f"diff [{tag(index)}]"] = mean - means[0]
+            rows.append(row)
+        better = "" if info.lower_is_better is None else f" ({'lower' if info.lower_is_better else 'higher'} is better)"
+        tables[f"{info.label}{better}"] = pd.DataFrame(rows).set_index(["model", "method"])
+    return tables
+
+
 def slower_than(runs: Sequence[Run], percent: float) -> list[str]:
     """Descriptions of the cases slower than the first report by more than ``percent``."""
     slow = []

@@ -34,11 +34,29 @@ class MethodRun:
     attribution: dict[str, Any]
     rounds: int | None = None
     """pytest-benchmark's ``stats.rounds``: how many timed rounds the median is over (None: not recorded)."""
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Every other metric the run computed for this (model, method): metric -> image -> value."""
 
     @property
     def mean_sensitivity(self) -> float | None:
-        values = list(self.max_sensitivity.values())
+        return self.mean_of("max_sensitivity")
+
+    def values_of(self, metric: str) -> dict[str, float]:
+        """Image -> value of ``metric`` (max sensitivity included)."""
+        return self.max_sensitivity if metric == "max_sensitivity" else self.metrics.get(metric, {})
+
+    def mean_of(self, metric: str) -> float | None:
+        values = list(self.values_of(metric).values())
         return statistics.fmean(values) if values else None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a report says of one metric: how to call it and which direction is better."""
+
+    label: str
+    lower_is_better: bool | None
+    """None: the report does not say (the metric is shown, never ranked)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,8 @@ class Run:
     profile: str
     cases: dict[tuple[str, str], MethodRun]
     images_png_base64: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    """The metrics the run computed, in the order it ran them (max sensitivity first when it ran)."""
 
     def machine_line(self) -> str:
         cpu = self.machine.get("cpu")
@@ -86,14 +106,23 @@ def _machine(data: dict[str, Any], at: At) -> dict[str, Any]:
     return machine
 
 
-def _max_sensitivity(info: dict[str, Any], at: At) -> dict[str, float]:
+def _per_image(values: Any, key: str, at: At) -> dict[str, float]:
     """Image -> value; null (the run stores non-finite values as null) and non-finite values are left out."""
-    values = at.obj(info.get("max_sensitivity", {}), f"{INFO}.max_sensitivity")
     kept: dict[str, float] = {}
-    for image, value in values.items():
+    for image, value in at.obj(values, key).items():
         if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
-            kept[image] = at.number(value, f"{INFO}.max_sensitivity.{image}")
+            kept[image] = at.number(value, f"{key}.{image}")
     return kept
+
+
+def _max_sensitivity(info: dict[str, Any], at: At) -> dict[str, float]:
+    return _per_image(info.get("max_sensitivity", {}), f"{INFO}.max_sensitivity", at)
+
+
+def _metrics(info: dict[str, Any], at: At) -> dict[str, dict[str, float]]:
+    """Metric -> image -> value, for every other metric the run computed."""
+    metrics = at.obj(info.get("metrics", {}), f"{INFO}.metrics")
+    return {name: _per_image(values, f"{INFO}.metrics.{name}", at) for name, values in metrics.items()}
 
 
 def _sanity(info: dict[str, Any], at: At) -> dict[str, dict[str, Any]]:
@@ -135,6 +164,7 @@ def _method_run(bench: dict[str, Any], info: dict[str, Any], at: At) -> MethodRu
         sanity=_sanity(info, at),
         attribution=_attribution(info, at),
         rounds=at.optional_count(stats.get("rounds", MISSING), "stats.rounds"),
+        metrics=_metrics(info, at),
     )
 
 
@@ -170,4 +200,24 @@ def load_run(path: Path) -> Run:
     images = at.obj(extra.get("images_png_base64", {}), f"{EXTRA_INFO_KEY}.images_png_base64")
     for name, encoded in images.items():
         at.text(encoded, f"{EXTRA_INFO_KEY}.images_png_base64.{name}")
-    return Run(path, machine, profile, cases, images)
+    return Run(path, machine, profile, cases, images, _metric_infos(extra, cases, at))
+
+
+def _metric_infos(extra: dict[str, Any], cases: dict[tuple[str, str], MethodRun], at: At) -> dict[str, MetricInfo]:
+    """What the report says of its metrics; max sensitivity (lower is better) where a report from before
+    metrics were recorded has only its values, and a metric with values but no description is listed with
+    no better direction assumed (it is shown, never ranked)."""
+    described = at.obj(extra.get("metrics", {}), f"{EXTRA_INFO_KEY}.metrics")
+    infos: dict[str, MetricInfo] = {}
+    if any(case.max_sensitivity for case in cases.values()):
+        infos["max_sensitivity"] = MetricInfo("max sensitivity", True)
+    for name, raw in described.items():
+        key = f"{EXTRA_INFO_KEY}.metrics.{name}"
+        entry = at.obj(raw, key)
+        better = entry.get("lower_is_better", MISSING)
+        if not isinstance(better, bool):
+            raise at.error(f"{key}.lower_is_better", "is missing" if better is MISSING else "must be true or false")
+        infos[name] = MetricInfo(at.text(entry.get("label", MISSING), f"{key}.label"), better)
+    for name in sorted({name for case in cases.values() for name in case.metrics} - set(infos)):
+        infos[name] = MetricInfo(name, None)
+    return infos

@@ -47,8 +47,16 @@ def _sanity_cell(case: MethodRun, check: str) -> str:
     return text + (f" ({xfailed} known failure)" if xfailed else "")
 
 
+def ranks(means: list[float | None], lower_is_better: bool) -> list[int | None]:
+    """Competition ranks of ``means`` (1 = best; equal values share a rank); None where a method has no value."""
+    present = [value for value in means if value is not None]
+    return [None if value is None else 1 + sum((other < value) if lower_is_better else (other > value) for other in present)
+            for value in means]
+
+
 def table(run: Run):  # -> pandas.DataFrame
-    """Table I: methods as columns; rows for max sensitivity, median runtime and sanity results."""
+    """Table I: methods as columns; rows for max sensitivity (mean and per image), every other metric's mean,
+    the methods' rank under each metric side by side (1 = best), median runtime and sanity results."""
     import pandas as pd
 
     frames = []
@@ -59,6 +67,14 @@ def table(run: Run):  # -> pandas.DataFrame
         rows: dict[str, list[object]] = {"max sensitivity (mean)": [case.mean_sensitivity for case in cases]}
         for image in images:
             rows[f"max sensitivity [{image}]"] = [case.max_sensitivity.get(image) for case in cases]
+        others = {name: info for name, info in run.metrics.items() if name != "max_sensitivity"}
+        for name, info in others.items():
+            rows[f"{info.label} (mean)"] = [case.mean_of(name) for case in cases]
+        for name, info in run.metrics.items():
+            if info.lower_is_better is not None and any(case.values_of(name) for case in cases):
+                better = "lower" if info.lower_is_better else "higher"
+                ranked = ranks([case.mean_of(name) for case in cases], info.lower_is_better)
+                rows[f"rank: {info.label} ({better} is better)"] = ["" if r is None else str(r) for r in ranked]
         rows["median runtime (s)"] = [case.median_seconds for case in cases]
         for check, label in SANITY_ROWS.items():
             cells = [_sanity_cell(case, check) for case in cases]
