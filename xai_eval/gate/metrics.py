@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
+from xai_eval.records.floors import AVG_SENSITIVITY_RTOL, ROAD_ATOL, ROS_RTOL, SENSITIVITY_ATOL, SENSITIVITY_RTOL
 
 if TYPE_CHECKING:
     from xai_eval.gate.cases import CaseRun
@@ -198,6 +198,7 @@ for _spec in (
     ),
     MetricSpec(
         name="avg_sensitivity", compute=_avg_sensitivity, lower_is_better=True, label="average sensitivity", cost=STABILITY_COST,
+        rtol=AVG_SENSITIVITY_RTOL,
         description="average sensitivity: the mean of the ratios whose maximum is max sensitivity",
     ),
     MetricSpec(
@@ -206,7 +207,7 @@ for _spec in (
     ),
     MetricSpec(
         name="ros", compute=_relative_stability("output"), lower_is_better=True, label="ROS",
-        cost=STABILITY_COST + "; n_perturb_samples forward passes per photo (shared by its methods)",
+        cost=STABILITY_COST + "; n_perturb_samples forward passes per photo (shared by its methods)", rtol=ROS_RTOL,
         description="relative output stability (Agarwal et al. 2022): explanation change over logit change, worst case",
     ),
     MetricSpec(
@@ -217,6 +218,7 @@ for _spec in (
     ),
     MetricSpec(
         name="road", compute=_road, lower_is_better=False, label="ROAD gap", validate=_check_fractions,
+        rtol=0.0, atol=ROAD_ATOL,
         settings={"quick": {"fractions": (0.2, 0.5, 0.8), "noise": 0.044},
                   "paper": {"fractions": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), "noise": 0.044}},
         cost="one sparse solve and 2 forward passes per fraction",

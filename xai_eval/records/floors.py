@@ -16,6 +16,20 @@ SENSITIVITY_RTOL = 1e-3
 """Max sensitivity: unchanged while |current - recorded| <= SENSITIVITY_ATOL + SENSITIVITY_RTOL * |recorded|."""
 SENSITIVITY_ATOL = 1e-6
 
+AVG_SENSITIVITY_RTOL = 2e-3
+"""Average sensitivity: unchanged while |current - recorded| <= SENSITIVITY_ATOL + AVG_SENSITIVITY_RTOL * |recorded|.
+Its largest benign drift was 4.7e-4 relative (one thread; IG-VG on cat), more than max sensitivity's 1.1e-4: the
+mean moves with every perturbed explanation, the maximum with one."""
+ROS_RTOL = 2e-3
+"""Relative output stability, likewise: its largest benign drift was 5.7e-4 relative (one thread; IG-SG on hopper).
+Relative input stability (1.1e-4) and infidelity (3.1e-5) stay under a third of the max-sensitivity floor and
+use it."""
+ROAD_ATOL = 1e-2
+"""ROAD's gap (a probability): unchanged while |current - recorded| <= ROAD_ATOL. Its largest benign drift was
+3.1e-3 (NCHW model) and 2.2e-3 (one thread), absolute, on gaps from -0.23 to 0.61: the removal order is a
+step function of the attribution, so float rounding that swaps two nearly equal pixels at a removal fraction's
+cut moves a pixel in or out of the imputed set. A relative floor cannot hold a gap near 0."""
+
 MAP_RELATIVE_L2 = 2e-3
 """A snapshot map (channel-summed, 56 x 56, magnitude included): unchanged while ||current - recorded|| <=
 this x ||recorded||."""
