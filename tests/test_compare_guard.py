@@ -58,8 +58,8 @@ def test_cpu_and_gpu_of_the_same_work_are_compared_without_a_flag(tmp_path: Path
     out = capsys.readouterr().out
     assert "--allow-different" not in out
     ig = row_of(out, "IG")
-    assert list(ig) == ["model", "method", "[A] AMD EPYC ×2", "[B] NVIDIA H100 80GB HBM3, CUDA 13.0", "[B] vs [A]", "max sens. Δ"]
-    assert ig["[A] AMD EPYC ×2"] == "1.71 s" and ig["[B] NVIDIA H100 80GB HBM3, CUDA 13.0"] == "343 ms"
+    assert list(ig) == ["model", "method", "[A] AMD EPYC ×2", "[B] NVIDIA H100 80GB HBM3", "[B] vs [A]", "max sens. Δ"]
+    assert ig["[A] AMD EPYC ×2"] == "1.71 s" and ig["[B] NVIDIA H100 80GB HBM3"] == "343 ms"
     assert ig["[B] vs [A]"] == "5.0× faster"
     assert "left out: [A] efficientnet_lite0/Occlusion" in out  # requested everywhere, timed only on [A]
 
@@ -75,7 +75,7 @@ def test_a_third_run_adds_a_column(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["compare", str(gpu), str(cpu), str(single)]) == 0
     ig = row_of(capsys.readouterr().out, "IG")
     assert list(ig)[2:7] == [
-        "[A] NVIDIA H100 80GB HBM3, 2 threads, CUDA 13.0", "[B] AMD EPYC ×2, 2 threads", "[B] vs [A]",
+        "[A] NVIDIA H100 80GB HBM3, 2 threads", "[B] AMD EPYC ×2, 2 threads", "[B] vs [A]",
         "[C] AMD EPYC ×2, 1 thread", "[C] vs [A]",
     ]
     assert (ig["[B] vs [A]"], ig["[C] vs [A]"]) == ("5.0× slower", "9.0× slower")

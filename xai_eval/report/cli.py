@@ -137,8 +137,7 @@ def _compare(args: argparse.Namespace) -> int:
     differ = _same_work(
         runs, "compare", allowed=args.allow_different, anyway="pass --allow-different to compare them anyway"
     )
-    if args.fail_slower is not None:
-        judged, other_kind = _fail_slower_scope(runs)
+    judged, other_kind = _fail_slower_scope(runs) if args.fail_slower is not None else ([], [])
     for index, run in enumerate(runs):
         print(f"{tag(index)} {run.path}: {run.machine_line()} (profile {run.profile})")
     for line in differ:

@@ -111,10 +111,10 @@ def work_differences(runs: Sequence[Run]) -> list[str]:
 
 def headings(runs: Sequence[Run]) -> list[str]:
     """Each run's column heading: its tag and the hardware fields that differ between the runs, e.g.
-    ``[B] AMD EPYC ×2, 2 threads, torch 2.14.1+cu130`` (only the tag where nothing differs; a field a run
-    does not have, such as CUDA on a CPU run, is left out of its heading)."""
+    ``[B] AMD EPYC ×2, 2 threads, torch 2.14.1+cu130`` (only the tag where nothing differs). A field that
+    some runs do not have, such as CUDA on a CPU run, differs only where two runs have different values."""
     described = [hardware(run) for run in runs]
-    differ = [name for name in described[0] if len({fields[name] for fields in described}) > 1]
+    differ = [name for name in described[0] if len({fields[name] for fields in described} - {None}) > 1]
     return [
         " ".join([tag(index), ", ".join(value for name in differ if (value := fields[name]) is not None)]).strip()
         for index, fields in enumerate(described)
