@@ -79,7 +79,7 @@ def test_numbers_of_other_or_unknown_xai_eval_versions_are_not_comparable(
     out = compare(tmp_path, capsys, set_version, shift_sensitivity(lambda v: v + 0.1))
     assert row_of(out, "IG")["max sens. Δ"] == "0.1 n/c"
     assert "above floor" not in out
-    assert f"n/c: not comparable, computed by different or unknown xai-eval versions: {listed}: a difference is not" in out
+    assert f"n/c: not comparable as hardware drift: computed by different or unknown xai-eval versions: {listed}\n" in out
     heading = next(name for name in row_of(out, "IG") if name.startswith("[B] "))
     assert heading == f"[B] xai-eval {version or '?'}"  # the version is the one difference in the headings
 

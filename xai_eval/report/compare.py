@@ -127,7 +127,7 @@ def comparison(runs: Sequence[Run]) -> Comparison:
     if flagged:
         notes.append("above floor: the runs' numbers differ by more than float rounding should make them")
     if why_not:
-        notes.append(f"n/c: not comparable, {'; '.join(why_not)}: a difference is not the hardware's")
+        notes.append(f"n/c: not comparable as hardware drift: {'; '.join(why_not)}")
     if blank:
         notes.append(
             "Δ blank: not recorded in every run (max sensitivity is recorded when suites/test_sensitivity.py"
