@@ -73,7 +73,9 @@ def test_a_third_run_adds_a_column(tmp_path: Path, capsys: pytest.CaptureFixture
     cpu, gpu = report(tmp_path, "cpu.json"), report(tmp_path, "gpu.json", GPU)
     single = report(tmp_path, "cpu_1_thread.json", CPU, one_thread)
     assert main(["compare", str(gpu), str(cpu), str(single)]) == 0
-    ig = row_of(capsys.readouterr().out, "IG")
+    out = capsys.readouterr().out
+    assert f"[C] {single}: AMD EPYC ×2, no GPU, torch 2.14.1+cu130, 1 thread, device cpu, xai-eval 0.1.0 (profile quick)\n" in out
+    ig = row_of(out, "IG")
     assert list(ig)[2:7] == [
         "[A] NVIDIA H100 80GB HBM3, 2 threads", "[B] AMD EPYC ×2, 2 threads", "[B] vs [A]",
         "[C] AMD EPYC ×2, 1 thread", "[C] vs [A]",

@@ -67,13 +67,18 @@ class Run:
         cores = cpu.get("count") if isinstance(cpu, dict) else None
         return f"{brand} ×{cores}" if isinstance(cores, int) and not isinstance(cores, bool) else str(brand)
 
+    @property
+    def threads(self) -> str | None:
+        """torch's thread count as words, ``2 threads`` or ``1 thread`` (None: not recorded)."""
+        count = self.machine.get("torch_num_threads")
+        return None if count is None else f"{count} thread{'' if count == 1 else 's'}"
+
     def machine_line(self) -> str:
         gpu = self.machine.get("gpu") or "no GPU"
         torch_version = self.machine.get("torch_version", "torch ?")
         device = self.machine.get("xai_device", UNKNOWN)
-        threads = self.machine.get("torch_num_threads", UNKNOWN)
         version = self.xai_eval_version or UNKNOWN
-        return f"{self.cpu}, {gpu}, torch {torch_version}, {threads} threads, device {device}, xai-eval {version}"
+        return f"{self.cpu}, {gpu}, torch {torch_version}, {self.threads or '? threads'}, device {device}, xai-eval {version}"
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -68,12 +68,11 @@ def hardware(run: Run) -> dict[str, str | None]:
     kind = device_kind(run)
     gpu = machine.get("gpu")
     on_cpu = kind in (None, "cpu")
-    threads = machine.get("torch_num_threads")
     torch_version = machine.get("torch_version")
     cuda = machine.get("cuda_version")
     return {
         "processor": run.cpu if on_cpu else str(gpu or kind),
-        "threads": None if threads is None else f"{threads} thread{'s' if threads != 1 else ''}",
+        "threads": run.threads,
         "torch": None if torch_version is None else f"torch {torch_version}",
         "CUDA": None if on_cpu or cuda is None else f"CUDA {cuda}",
         "captum": None if "captum" not in run.versions else f"captum {run.versions['captum']}",
