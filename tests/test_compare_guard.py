@@ -156,3 +156,27 @@ def test_an_older_report_is_compared_on_what_its_cases_show(tmp_path: Path, caps
     assert main(["compare", str(CPU), str(today)]) == 0
     assert main(["compare", str(CPU), str(GPU)]) == 2  # GPU's cases lack Occlusion
     one_line_error(capsys.readouterr().err, "[A] and [B] differ in methods (Occlusion only in [A])")
+
+
+MALFORMED_WORK: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
+    "versions list": (lambda d: d["xai_eval"].update(versions=["0.1.0"]), "'xai_eval.versions' must be an object, not a list"),
+    "version number": (lambda d: d["xai_eval"]["versions"].update(xai_eval=1),
+                       "'xai_eval.versions.xai_eval' must be a non-empty string, not 1"),
+    "work list": (lambda d: d["xai_eval"].update(work=[]), "'xai_eval.work' must be an object, not a list"),
+    "settings missing": (lambda d: d["xai_eval"]["work"].pop("profile_settings"), "'xai_eval.work.profile_settings' is missing"),
+    "models string": (lambda d: d["xai_eval"]["work"].update(models="resnet18"), "'xai_eval.work.models' must be a list of names"),
+    "methods missing": (lambda d: d["xai_eval"]["work"].pop("methods"), "'xai_eval.work.methods' is missing"),
+    "method number": (lambda d: d["xai_eval"]["work"]["methods"].__setitem__(1, 3),
+                      "'xai_eval.work.methods[1]' must be a non-empty string, not 3"),
+    "photos list": (lambda d: d["xai_eval"]["work"].update(photos=["cat"]), "'xai_eval.work.photos' must be an object, not a list"),
+    "photo digest null": (lambda d: d["xai_eval"]["work"]["photos"].update(cat=None),
+                          "'xai_eval.work.photos.cat' must be a non-empty string, not null"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_WORK)
+def test_a_malformed_version_or_work_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    change, message = MALFORMED_WORK[name]
+    bad = report(tmp_path, "bad.json", CPU, change)
+    assert main(["compare", str(CPU), str(bad)]) == 2
+    one_line_error(capsys.readouterr().err, f"{bad}: {message}; re-create the report with:")
