@@ -22,11 +22,38 @@ DEFAULT_ROUNDS = 3
 
 
 def versions() -> dict[str, str]:
+    """The versions that compute the numbers; ``xai_eval``'s tells ``xai-eval compare`` whether two runs'
+    numbers come from the same xai-eval numerics."""
     import captum
     import torch
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__}
+    import xai_eval
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__,
+            "xai_eval": xai_eval.__version__}
+
+
+def work_info(session: XaiSession) -> dict[str, Any]:
+    """What the run was asked to compute, whatever the hardware: ``xai-eval compare`` refuses runs that differ
+    here. The profile's settings as resolved, the models and methods requested (a method the device skipped
+    still counts), and each photo's id with a digest of its file."""
+    import dataclasses
+    import hashlib
+
+    from xai_eval.models.registry import model_id
+
+    profile = {
+        field.name: getattr(session.profile, field.name)
+        for field in dataclasses.fields(session.profile) if field.name not in ("name", "methods")
+    }
+    profile["methods"] = {method: dict(kwargs) for method, kwargs in session.profile.methods.items()}
+    return {
+        "profile_settings": profile,
+        "models": [model_id(spec) for spec in session.settings.models],
+        "methods": list(session.method_names),
+        "photos": {entry.id: hashlib.sha256(entry.path.read_bytes()).hexdigest()[:16] for entry in session.images},
+    }
 
 
 def machine_info_extras(session: XaiSession) -> dict[str, Any]:
@@ -99,3 +126,5 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
         "profile": session.settings.profile, "seed": session.settings.seed, "run": session.run_info(),
         "versions": versions(), "images_png_base64": images,
     }
+    if any(EXTRA_INFO_KEY in bench.get("extra_info", {}) for bench in output_json.get("benchmarks", [])):
+        output_json[EXTRA_INFO_KEY]["work"] = work_info(session)  # the session prepared: its cases ran

@@ -11,33 +11,41 @@ from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.report.compare import (
-    MIN_ROUNDS, MORE_ROUNDS, common_cases, comparison, differences, slower_than, tag, too_few_rounds, unmatched,
+    MIN_ROUNDS, MORE_ROUNDS, common_cases, comparison, fail_slower_scope, slower_than, too_few_rounds, unmatched,
 )
 from xai_eval.report.runs import Run, load_run
+from xai_eval.report.setups import tag, work_differences
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xai-eval", description="Reports from `pytest suites/ --benchmark-json=RUN.json`.")
     commands = parser.add_subparsers(dest="command", required=True)
-    report = commands.add_parser("report", help="Table I (table.md, table.csv) and Fig. 1 (fig1.png) of one run")
-    report.add_argument("run", type=Path, metavar="RUN.json")
+    report = commands.add_parser(
+        "report", help="Table I (table.md, table.csv) and Fig. 1 (fig1.png) of a run; with more runs of the same work,"
+        " also their comparison (compare.md) and runtime chart (runtime.png)",
+    )
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the one reported")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     snapshots = commands.add_parser(
         "snapshots", help="draw each changed explanation next to its snapshot, from `pytest suites/ --xai-results RESULTS.json`"
     )
     snapshots.add_argument("results", type=Path, metavar="RESULTS.json")
     snapshots.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    compare = commands.add_parser("compare", help="runtime and max sensitivity per method across runs")
+    compare = commands.add_parser(
+        "compare", help="runtime per method across machines (runs of the same work), and how far the gated numbers moved"
+    )
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the reference")
     compare.add_argument(
         "--fail-slower", type=float, default=None, metavar="PCT",
-        help="exit 1 if any method is slower than in the first report by more than PCT percent"
-        f" (needs >= {MIN_ROUNDS} timed rounds per case in every report)",
+        help="exit 1 if any method is slower than in the first report by more than PCT percent, judged for the"
+        f" reports on the first one's device kind (needs >= {MIN_ROUNDS} timed rounds per case)",
     )
     compare.add_argument(
         "--allow-different", action="store_true",
-        help="compare reports whose profile, device, models, torch threads or seed differ (e.g. CPU vs GPU speed-ups)",
+        help="compare reports of different work too (profile, seed, models, methods, photos or profile settings);"
+        " their gated numbers are then not compared",
     )
+    compare.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="also draw the runtime chart")
     profiles = commands.add_parser(
         "profiles", help="the effective settings of run profiles, built-in and the project's, as a Markdown table"
     )
@@ -62,15 +70,33 @@ def _output_folder(out: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from xai_eval.report.tables import table, to_markdown, write_report
 
-    run = load_run(args.run)
+    runs = [load_run(path) for path in args.runs]
+    if len(runs) > 1:
+        _same_work(runs, "report", allowed=False, anyway="compare them with: xai-eval compare --allow-different")
+    run = runs[0]
     _output_folder(args.out)
     try:
         written = write_report(run, args.out)
+        if len(runs) > 1:
+            written += _write_comparison(runs, args.out)
     except OSError as exc:
         raise XaiEvalError(f"--out {args.out}: cannot write {exc.filename or 'there'} ({exc.strerror}); give a writable folder") from None
     print(to_markdown(table(run)))
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _write_comparison(runs: list[Run], out: Path) -> list[Path]:
+    """compare.md (the table and its notes) and runtime.png (the chart) of several runs."""
+    from xai_eval.files import atomic_write_text
+    from xai_eval.report.chart import write_runtime_chart
+
+    found = comparison(runs)
+    legend = "".join(f"* {tag(index)} {run.path.name}: {run.machine_line()}\n" for index, run in enumerate(runs))
+    notes = "".join(f"* {note}\n" for note in found.notes + unmatched(runs))
+    atomic_write_text(out / "compare.md", f"{legend}\n{found.markdown()}\n{notes}")
+    write_runtime_chart(runs, out / "runtime.png")
+    return [out / "compare.md", out / "runtime.png"]
 
 
 def _snapshots(args: argparse.Namespace) -> int:
@@ -92,42 +118,66 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_comparable(runs: list[Run], allow_different: bool) -> list[str]:
-    """How the later reports' setups differ from the first's; an error unless ``--allow-different``."""
+def _same_work(runs: list[Run], command: str, *, allowed: bool, anyway: str) -> list[str]:
+    """How the later runs' work differs from the first's; unless ``allowed``, an error that says how to compare
+    them ``anyway``."""
     common_cases(runs)  # nothing in common is an error even with --allow-different
-    differ = differences(runs)
-    if differ and not allow_different:
-        raise XaiEvalError(f"compare: {'; '.join(differ)}; pass --allow-different to compare them anyway")
+    differ = work_differences(runs)
+    if differ and not allowed:
+        raise XaiEvalError(f"{command}: {'; '.join(differ)}; {anyway}")
     return differ
 
 
-def _compare(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    if len(args.runs) < 2:
-        raise XaiEvalError("compare: give at least two reports (the first is the reference)")
-    if args.fail_slower is not None and args.fail_slower < 0:
-        raise XaiEvalError(f"--fail-slower: {args.fail_slower} is negative; give a percentage such as 10")
-    runs = [load_run(path) for path in args.runs]
-    differ = _check_comparable(runs, args.allow_different)
-    if args.fail_slower is not None and (short := too_few_rounds(runs)):
+def _fail_slower_scope(runs: list[Run]) -> tuple[list[int], list[str]]:
+    """The runs ``--fail-slower`` judges and notes on the others; an error where it cannot judge any."""
+    judged, other_kind = fail_slower_scope(runs)
+    if not judged:
+        raise XaiEvalError(
+            f"--fail-slower: nothing to judge: {'; '.join(other_kind)}; a slowdown is judged only on the same device kind"
+            f" (give a first report on the device kind of the others, or leave out --fail-slower)"
+        )
+    if short := too_few_rounds(runs, [0, *judged]):
         raise XaiEvalError(
             f"--fail-slower: too few timed rounds to judge (fewer than {MIN_ROUNDS}): {'; '.join(short)};"
             f" time more with: {MORE_ROUNDS}"
         )
+    return judged, other_kind
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if len(args.runs) < 2:
+        raise XaiEvalError("compare: give at least two reports (the first is the reference)")
+    if args.fail_slower is not None and args.fail_slower < 0:
+        raise XaiEvalError(f"--fail-slower: {args.fail_slower} is negative; give a percentage such as 10")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise XaiEvalError(f"--plot {args.plot}: the chart is a PNG; give a file name ending in .png")
+    runs = [load_run(path) for path in args.runs]
+    differ = _same_work(
+        runs, "compare", allowed=args.allow_different, anyway="pass --allow-different to compare them anyway"
+    )
+    judged, other_kind = _fail_slower_scope(runs) if args.fail_slower is not None else ([], [])
     for index, run in enumerate(runs):
-        print(f"[{tag(index)}] {run.path}: {run.machine_line()} (profile {run.profile})")
+        print(f"{tag(index)} {run.path}: {run.machine_line()} (profile {run.profile})")
     for line in differ:
         print(f"--allow-different: {line}")
+    found = comparison(runs)
     print()
-    with pd.option_context("display.width", 200, "display.max_columns", None, "display.float_format", "{:.4g}".format):
-        print(comparison(runs).to_string())
-    for line in unmatched(runs):
+    print(found.markdown())
+    for line in found.notes + unmatched(runs):
         print(line)
+    if args.plot is not None:
+        from xai_eval.report.chart import write_runtime_chart
+
+        try:
+            write_runtime_chart(runs, args.plot)
+        except OSError as exc:
+            raise XaiEvalError(f"--plot {args.plot}: cannot write it ({exc.strerror}); give a writable file path") from None
+        print(f"wrote {args.plot}")
     if args.fail_slower is not None:
-        slow = slower_than(runs, args.fail_slower)
-        if slow:
-            print(f"\nslower than [A] by more than {args.fail_slower:g}%: " + "; ".join(slow), file=sys.stderr)
+        for line in other_kind:
+            print(f"--fail-slower: not judged: {line}", file=sys.stderr)
+        if slow := slower_than(runs, args.fail_slower, judged):
+            print(f"\nslower than {tag(0)} by more than {args.fail_slower:g}%: " + "; ".join(slow), file=sys.stderr)
             return 1
     return 0
 
