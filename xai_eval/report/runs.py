@@ -51,9 +51,9 @@ class Run:
     cases: dict[tuple[str, str], MethodRun]
     images_png_base64: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
-    """``xai_eval.versions``: torch, torchvision, captum and (since it is recorded) xai_eval."""
+    """``["xai_eval"]["versions"]``: torch, torchvision, captum and (since it is recorded) xai_eval."""
     work: dict[str, Any] = field(default_factory=dict)
-    """``xai_eval.work``: the profile's settings, the models and methods requested and the photos' digests
+    """``["xai_eval"]["work"]``: the profile's settings, the models and methods requested and the photos' digests
     (empty in reports written before it was recorded)."""
 
     @property
@@ -201,7 +201,7 @@ def _texts(value: Any, key: str, at: At) -> dict[str, str]:
 
 
 def _work(extra: dict[str, Any], at: At) -> dict[str, Any]:
-    """``xai_eval.work`` checked: profile_settings an object, models and methods lists of names, photos
+    """``["xai_eval"]["work"]`` checked: profile_settings an object, models and methods lists of names, photos
     id -> digest; absent (an older report): empty."""
     key = f"{EXTRA_INFO_KEY}.work"
     work = at.obj(extra.get("work", {}), key)
