@@ -61,12 +61,12 @@ def test_float16_storage_and_rounding_noise_stay_far_below_the_floors() -> None:
     assert map_meaning(d, None) == "unchanged"
 
 
-@pytest.mark.parametrize("change", ["0.5% louder", "x 1.5", "blurred", "shifted 4 px", "sign flipped", "zeroed",
+@pytest.mark.parametrize("change", ["1% louder", "x 1.5", "blurred", "shifted 4 px", "sign flipped", "zeroed",
                                     "channels swapped"])
 def test_the_floor_fails_a_changed_map(change: str) -> None:
     attribution = _attribution(0) * torch.tensor([1.0, 0.7, 0.4]).view(1, 3, 1, 1)
     changed = {
-        "0.5% louder": attribution * 1.005,
+        "1% louder": attribution * 1.01,
         "x 1.5": attribution * 1.5,
         "blurred": torch.nn.functional.avg_pool2d(attribution, 13, stride=1, padding=6, count_include_pad=False),
         "shifted 4 px": torch.roll(attribution, 4, dims=-1),
