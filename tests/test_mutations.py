@@ -8,7 +8,8 @@ method, a ``module:callable`` model wrapping the default one, a manifest, an opt
 copied under its id once per test session: unmutated, it *is* that model.
 
 Method-level changes run the sensitivity and snapshot suites on the methods they change (Guided
-Backprop's row the sanity suite too: its known randomisation failure stops failing); each affected
+Backprop's row the sanity suite too: its known randomisation failure stops failing; IG's and Occlusion's
+rows the snapshot suite alone, to save their 11 explanations a photo); each affected
 (method, photo) case must fail, the snapshot must name the change, and the model's fingerprint must not
 move. Model-level changes run the snapshot suite and are counted once per photo: the fingerprint (or, for
 a model left in training mode, the one-line refusal at setup) must fail on every photo. Benign changes run
@@ -168,10 +169,10 @@ class Regression:
 
 REGRESSIONS = [
     Regression("noise_off", "noise_off", ("IG-SG", "IG-VG"), "snapshot"),
-    Regression("ig_4_steps", "ig_4_steps", ("IG",), "snapshot"),
+    Regression("ig_4_steps", "ig_4_steps", ("IG",), "snapshot", SNAPSHOT_SUITE),
     Regression("gs_no_input_noise", "gs_no_input_noise", ("GradientSHAP",), "snapshot"),
     Regression("gs_zero_baseline", "gs_zero_baseline", ("GradientSHAP",), "snapshot"),
-    Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot"),
+    Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot", SNAPSHOT_SUITE),
     Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot", GATE_SUITES),
     Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot"),
     Regression("gradcam_early", "gradcam_early", ("GuidedGradCAM",), "snapshot"),
@@ -179,13 +180,15 @@ REGRESSIONS = [
     Regression("sg_blurred", "sg_blurred", ("IG-SG",), "snapshot"),
     Regression("sg_as_vargrad", "sg_as_vargrad", ("IG-SG",), "snapshot"),
     Regression("gs_summed", "gs_summed", ("GradientSHAP",), "snapshot"),
-    Regression("ig_channels_rotated", "ig_channels_rotated", ("IG",), "snapshot"),
+    Regression("ig_channels_rotated", "ig_channels_rotated", ("IG",), "snapshot", SNAPSHOT_SUITE),
     Regression("train_mode", "train_mode", METHODS, "setup", SNAPSHOT_SUITE),
     Regression("no_normalize", "no_normalize", METHODS, "fingerprint", SNAPSHOT_SUITE),
     Regression("weights_drift", "weights_drift", METHODS, "fingerprint", SNAPSHOT_SUITE),
     Regression("backward_only", "backward_only", METHODS, "fingerprint", SNAPSHOT_SUITE),
     Regression("target_plus_1", "", METHODS, "fingerprint", SNAPSHOT_SUITE, "images_label_plus_1"),
 ]
+"""IG's and Occlusion's rows run the snapshot suite alone: their max sensitivity costs 11 explanations a
+photo (a third of the suite's time) for a row the snapshot already decides."""
 
 
 def _row(regression: Regression, run: GateRun) -> str:
@@ -229,7 +232,8 @@ def test_an_unknown_mutation_is_refused() -> None:
 BATCHED = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion")
 BENIGN = [
     # name, XAI_MUTATION, options, suites, methods affected
-    ("one_thread", "", ("--xai-threads", "1"), SENSITIVITY_SNAPSHOT, METHODS),
+    # one thread's max sensitivity is what each of -n 2's workers computes (a thread each): that row has it
+    ("one_thread", "", ("--xai-threads", "1"), SNAPSHOT_SUITE, METHODS),
     # an NCHW model is several times slower here: its snapshots and fingerprints (the numbers the memory
     # format moves most) in CI; its max sensitivity (6.3e-5) is measured by benchmarks/numeric_floor.py
     ("nchw_model", "nchw", (), SNAPSHOT_SUITE, METHODS),
