@@ -58,5 +58,5 @@ def test_report_cli_reads_a_fresh_run(runtime_project: pytest.Pytester) -> None:
     runtime_project.runpytest("--xai-update-baselines", "--benchmark-json=run.json").assert_outcomes(passed=6)
     out = runtime_project.path / "report"
     assert main(["report", str(runtime_project.path / "run.json"), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"table.md", "table.csv", "fig1.png"}
+    assert {p.name for p in out.iterdir()} == {"table.md", "table.csv", "fig1.png", "report.html"}
     assert main(["compare", str(runtime_project.path / "run.json"), str(runtime_project.path / "run.json")]) == 0

@@ -101,16 +101,9 @@ def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
 
 def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
-    from xai_eval.records.results import case_records
+    from xai_eval.records.results import case_records, method_metrics
 
-    records = case_records(session.results, session.sanity)
-    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
-    for key, record in records.items():
-        entry = by_pair.setdefault((key.model, key.method), {"max_sensitivity": {}, "sanity": {}})
-        if "max_sensitivity" in record:
-            entry["max_sensitivity"][key.image] = record["max_sensitivity"]["value"]
-        if record["sanity"]:
-            entry["sanity"][key.image] = record["sanity"]
+    by_pair = method_metrics(case_records(session.results, session.sanity).values())
     images: dict[str, str] = {}
     entries = {entry.id: entry for entry in session.images}
     for bench in output_json.get("benchmarks", []):

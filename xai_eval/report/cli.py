@@ -1,9 +1,11 @@
 """The ``xai-eval`` command: ``report`` and ``compare`` over pytest-benchmark JSON reports, ``snapshots``
-over a results file, and ``profiles``, the effective settings of run profiles."""
+over a results file, ``merge`` and ``record`` over the files of a run's shards, and ``profiles``, the
+effective settings of run profiles."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -26,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the one reported")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    report.add_argument(
+        "--results", type=Path, default=None, metavar="RESULTS.json",
+        help="the same run's results file (pytest --xai-results): report.html then shows every case's verdict and"
+        " numbers and the changed snapshots",
+    )
     snapshots = commands.add_parser(
         "snapshots", help="draw each changed explanation next to its snapshot, from `pytest suites/ --xai-results RESULTS.json`"
     )
@@ -46,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
         " their gated numbers are then not compared",
     )
     compare.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="also draw the runtime chart")
+    merge = commands.add_parser(
+        "merge", help="one run's results file and benchmark JSON from its shards' (pytest suites/ --splits N --group i"
+        " --xai-results FILE --benchmark-json FILE)",
+    )
+    merge.add_argument("files", type=Path, nargs="+", metavar="FILE", help="every shard's results file, and their benchmark JSONs")
+    merge.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder: results.json, benchmark.json")
+    record = commands.add_parser(
+        "record", help="write what a run's shards recorded (pytest suites/ --splits N --group i --xai-update-baselines"
+        " --xai-results FILE) into the baselines file and the snapshots folder",
+    )
+    record.add_argument("files", type=Path, nargs="+", metavar="RESULTS.json", help="every shard's results file")
+    record.add_argument("--baselines", type=Path, required=True, metavar="FILE", help="the baselines file to write into")
+    record.add_argument(
+        "--snapshots", type=Path, default=None, metavar="DIR", help="the snapshots folder (default: snapshots/ beside the baselines)"
+    )
     profiles = commands.add_parser(
         "profiles", help="the effective settings of run profiles, built-in and the project's, as a Markdown table"
     )
@@ -68,15 +90,19 @@ def _output_folder(out: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from xai_eval.report.html import write_html_report
+    from xai_eval.report.run_files import read_results
     from xai_eval.report.tables import table, to_markdown, write_report
 
     runs = [load_run(path) for path in args.runs]
     if len(runs) > 1:
         _same_work(runs, "report", allowed=False, anyway="compare them with: xai-eval compare --allow-different")
     run = runs[0]
+    results = None if args.results is None else read_results(args.results)
     _output_folder(args.out)
     try:
         written = write_report(run, args.out)
+        written.append(write_html_report(run, results, args.out))
         if len(runs) > 1:
             written += _write_comparison(runs, args.out)
     except OSError as exc:
@@ -106,6 +132,55 @@ def _snapshots(args: argparse.Namespace) -> int:
     _output_folder(args.out)
     written = write_snapshot_figures(args.results, args.out)
     print("wrote " + ", ".join(str(path) for path in written) if written else f"{args.results}: no snapshot changed")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from xai_eval.files import atomic_write_text
+    from xai_eval.report.merge import merge
+    from xai_eval.report.run_files import read_run_file
+
+    files = []
+    for path in args.files:
+        if path.is_file() and path.stat().st_size == 0:
+            print(f"{path}: empty, left out (pytest-benchmark < 5 leaves --benchmark-json empty where a shard timed nothing)")
+        else:
+            files.append(read_run_file(path))
+    if not files:
+        raise XaiEvalError("merge: every file given is empty; give every shard's results file (pytest --xai-results FILE)")
+    results, benchmark = merge(files)
+    _output_folder(args.out)
+    written = {args.out / "results.json": results, **({args.out / "benchmark.json": benchmark} if benchmark else {})}
+    for path, data in written.items():
+        try:
+            atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            raise XaiEvalError(f"--out {args.out}: cannot write {path.name} ({exc.strerror}); give a writable folder") from None
+    shards = results["run"]["shards"]
+    print(f"merged {shards} file(s), {len(results['cases'])} case(s): wrote " + ", ".join(map(str, written)))
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from xai_eval.files import check_writable
+    from xai_eval.gate.recording import record_baselines, record_snapshots, recorded
+    from xai_eval.report.merge import merge_results
+    from xai_eval.report.run_files import read_results
+
+    merged = merge_results([read_results(path) for path in args.files])
+    where = " + ".join(str(path) for path in args.files)
+    values, maps = recorded(merged["cases"], where)
+    snapshots = args.snapshots if args.snapshots is not None else args.baselines.parent / "snapshots"
+    check_writable(args.baselines, "--baselines")
+    try:
+        if values:
+            n_updated, n_new = record_baselines(args.baselines, values)
+            print(f"baselines written to {args.baselines}: {n_updated} updated, {n_new} new")
+        if maps:
+            n_updated, n_new = record_snapshots(snapshots, maps)
+            print(f"snapshots written to {snapshots}: {n_updated} updated, {n_new} new")
+    except OSError as exc:
+        raise XaiEvalError(f"{exc.filename or snapshots}: cannot be written ({exc.strerror}); give writable --baselines and --snapshots") from None
     return 0
 
 
@@ -185,7 +260,9 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"report": _report, "snapshots": _snapshots, "compare": _compare, "profiles": _profiles}[args.command](args)
+        commands = {"report": _report, "snapshots": _snapshots, "compare": _compare, "merge": _merge, "record": _record,
+                    "profiles": _profiles}
+        return commands[args.command](args)
     except XaiEvalError as exc:
         print(f"xai-eval: error: {exc}", file=sys.stderr)
         return 2
