@@ -37,11 +37,19 @@ def test_benchmark_json_is_self_contained(runtime_project: pytest.Pytester) -> N
     info = benchmarks["IG"]["extra_info"]["xai_eval"]
     assert {k: info[k] for k in ("model", "profile", "image", "device", "dtype")} == {
         "model": "tinynet.build", "profile": "quick", "image": "a", "device": "cpu", "dtype": "float32"}
-    assert set(info["versions"]) == {"torch", "torchvision", "captum"}
+    assert set(info["versions"]) == {"torch", "torchvision", "captum", "xai_eval"}
     assert set(info["max_sensitivity"]) == {"a", "b"}, "metric values of every image of the method"
     assert benchmarks["IG"]["stats"]["rounds"] == 2
     assert info["attribution"]["shape"] == [16, 16]
     assert "tinynet.build/a" in data["xai_eval"]["images_png_base64"]
+
+    import xai_eval
+
+    assert data["xai_eval"]["versions"]["xai_eval"] == xai_eval.__version__
+    work = data["xai_eval"]["work"]
+    assert work["models"] == ["tinynet.build"] and work["methods"] == ["IG", "LRP"]
+    assert set(work["photos"]) == {"a", "b"} and all(len(digest) == 16 for digest in work["photos"].values())
+    assert work["profile_settings"]["n_perturb_samples"] > 0 and work["profile_settings"]["base"] == "quick"
 
 
 def test_report_cli_reads_a_fresh_run(runtime_project: pytest.Pytester) -> None:
@@ -50,5 +58,5 @@ def test_report_cli_reads_a_fresh_run(runtime_project: pytest.Pytester) -> None:
     runtime_project.runpytest("--xai-update-baselines", "--benchmark-json=run.json").assert_outcomes(passed=6)
     out = runtime_project.path / "report"
     assert main(["report", str(runtime_project.path / "run.json"), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"table.md", "table.csv", "fig1.png"}
+    assert {p.name for p in out.iterdir()} == {"table.md", "table.csv", "fig1.png", "report.html"}
     assert main(["compare", str(runtime_project.path / "run.json"), str(runtime_project.path / "run.json")]) == 0

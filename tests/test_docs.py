@@ -112,3 +112,20 @@ def test_every_file_the_readme_names_exists() -> None:
     assert len(paths) > 10, paths
     missing = sorted(path for path in paths if not (ROOT / path).exists())
     assert not missing, missing
+
+
+def test_every_xai_eval_command_in_the_readmes_code_blocks_parses() -> None:
+    """The commands the README shows (the CI workflow's included) are ones ``xai-eval`` accepts."""
+    import shlex
+
+    from xai_eval.report.cli import build_parser
+
+    blocks = re.findall(r"^ *```\w*\n(.*?)^ *```", README.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
+    commands = [m.group(1) for block in blocks for line in block.splitlines()
+                if (m := re.match(r"\s*(?:- )?(?:run: )?xai-eval (.*)", line))]
+    assert {command.split()[0] for command in commands} >= {"report", "compare", "merge", "record"}, commands
+    for command in commands:
+        try:
+            build_parser().parse_args(shlex.split(command, comments=True))
+        except SystemExit:
+            pytest.fail(f"the README's `xai-eval {command}` is not a valid command")

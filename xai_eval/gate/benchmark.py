@@ -24,11 +24,40 @@ DEFAULT_ROUNDS = 3
 
 
 def versions() -> dict[str, str]:
+    """The versions that compute the numbers; ``xai_eval``'s tells ``xai-eval compare`` whether two runs'
+    numbers come from the same xai-eval numerics."""
     import captum
     import torch
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__}
+    import xai_eval
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__,
+            "xai_eval": xai_eval.__version__}
+
+
+def work_info(session: XaiSession) -> dict[str, Any]:
+    """What the run was asked to compute, whatever the hardware: ``xai-eval compare`` refuses runs that differ
+    here. The profile's settings as resolved, the models and methods requested (a method the device skipped
+    still counts), and each photo's id with a digest of its file."""
+    import dataclasses
+    import hashlib
+
+    from xai_eval.models.registry import model_id
+
+    profile = {
+        field.name: getattr(session.profile, field.name)
+        for field in dataclasses.fields(session.profile) if field.name not in ("name", "methods")
+    }
+    profile["methods"] = {method: dict(kwargs) for method, kwargs in session.profile.methods.items()}
+    profile["metrics"] = list(session.profile.metrics)
+    profile["metric_settings"] = {metric: dict(values) for metric, values in session.profile.metric_settings.items()}
+    return {
+        "profile_settings": profile,
+        "models": [model_id(spec) for spec in session.settings.models],
+        "methods": list(session.method_names),
+        "photos": {entry.id: hashlib.sha256(entry.path.read_bytes()).hexdigest()[:16] for entry in session.images},
+    }
 
 
 def machine_info_extras(session: XaiSession) -> dict[str, Any]:
@@ -76,20 +105,10 @@ def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
 
 def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
-    from xai_eval.records.results import case_records
-
     from xai_eval.gate.metrics import METRICS
+    from xai_eval.records.results import case_records, method_metrics
 
-    records = case_records(session.results, session.sanity)
-    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
-    for key, record in records.items():
-        entry = by_pair.setdefault((key.model, key.method), {"max_sensitivity": {}, "sanity": {}, "metrics": {}})
-        if "max_sensitivity" in record:
-            entry["max_sensitivity"][key.image] = record["max_sensitivity"]["value"]
-        for metric, result in record.get("metrics", {}).items():
-            entry["metrics"].setdefault(metric, {})[key.image] = result["value"]
-        if record["sanity"]:
-            entry["sanity"][key.image] = record["sanity"]
+    by_pair = method_metrics(case_records(session.results, session.sanity).values())
     images: dict[str, str] = {}
     entries = {entry.id: entry for entry in session.images}
     for bench in output_json.get("benchmarks", []):
@@ -105,6 +124,8 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     output_json[EXTRA_INFO_KEY] = {
         "profile": session.settings.profile, "seed": session.settings.seed, "run": session.run_info(),
         "versions": versions(), "images_png_base64": images,
-        "metrics": {name: {"label": METRICS[name].title, "lower_is_better": METRICS[name].lower_is_better}
-                    for name in ran if name in METRICS},
+        "metrics": {name: {"label": METRICS[name].title, "lower_is_better": METRICS[name].lower_is_better,
+                           "rtol": METRICS[name].rtol, "atol": METRICS[name].atol} for name in ran if name in METRICS},
     }
+    if any(EXTRA_INFO_KEY in bench.get("extra_info", {}) for bench in output_json.get("benchmarks", [])):
+        output_json[EXTRA_INFO_KEY]["work"] = work_info(session)  # the session prepared: its cases ran

@@ -67,27 +67,6 @@ def witness_of(nodeid: str, when: str) -> str:
     return WITNESSES.get(function, f"sanity ({function.removeprefix('test_')})")
 
 
-def _save_snapshots(xs: XaiSession) -> tuple[int, int]:
-    from xai_eval.gate.snapshots import SnapshotStore
-    from xai_eval.measure.fingerprint import Fingerprint
-    from xai_eval.measure.similarity import MapNoise, Snapshot
-    from xai_eval.records.maps import decode_array
-
-    maps, prints = [], []
-    for r in xs.snapshot_results:
-        if r.witness == "fingerprint":
-            prints.append((r.key, Fingerprint.from_json(r.measured)))
-        else:
-            noise = r.measured.get("noise")
-            snapshot = Snapshot(decode_array(r.measured["values"]), float(r.measured["scale"]),
-                                tuple(float(v) for v in r.measured["channel_norms"]))
-            maps.append((r.key, snapshot, None if noise is None else MapNoise(**noise)))
-    current = SnapshotStore.load(xs.settings.snapshots_folder)  # xdist's controller never prepared the session
-    store, n_updated, n_new = current.updated(maps, prints)
-    store.save(r.key.profile for r in xs.snapshot_results)
-    return n_updated, n_new
-
-
 class ResultCollector:
     """Gathers case results from test reports and acts at the end of the run."""
 
@@ -133,20 +112,15 @@ class ResultCollector:
             from xai_eval.records.results import write_results
 
             write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info(), xs.snapshot_results)
+        # the files are read here, not from the session: xdist's controller never prepared it
         if xs.settings.update_baselines and xs.results:
-            from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
-            from xai_eval.measure.spread import Spread
+            from xai_eval.gate.recording import record_baselines
 
-            for metric in sorted({r.metric for r in xs.results}, key=lambda m: (m != MAX_SENSITIVITY, m)):
-                path = metric_baselines_path(xs.settings.baselines, metric)
-                current = BaselineStore.load(path, metric)  # xdist's controller never prepared the session
-                accepted = [(r.key, r.value, None if r.spread is None else Spread(**r.spread))
-                            for r in xs.results if r.metric == metric]
-                store, n_updated, n_new = current.updated(accepted)
-                store.save()
-                xs.update_counts[metric] = (path, n_updated, n_new)
+            xs.update_counts = record_baselines(xs.settings.baselines, xs.results)
         if xs.settings.update_baselines and xs.snapshot_results:
-            xs.snapshot_counts = _save_snapshots(xs)
+            from xai_eval.gate.recording import record_snapshots
+
+            xs.snapshot_counts = record_snapshots(xs.settings.snapshots_folder, xs.snapshot_results)
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

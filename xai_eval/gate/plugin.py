@@ -26,6 +26,7 @@ from xai_eval.gate.distribution import (
 )
 from xai_eval.gate.metrics import OWN_TESTS
 from xai_eval.gate.session import XaiSession
+from xai_eval.gate.sharding import shard_of, split_whole_cases
 from xai_eval.gate.settings import add_options, check_outputs, resolve, uses_xai_eval
 from xai_eval.records.keys import case_id
 from xai_eval.records.results import SanityRecord
@@ -58,10 +59,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except XaiEvalError as exc:
         raise pytest.UsageError(str(exc)) from None
     listen_as_worker(config)
-    session = XaiSession(settings, workers=int(workerinput["workercount"]) if workerinput else _xdist_workers(config))
+    workers = int(workerinput["workercount"]) if workerinput else _xdist_workers(config)
+    session = XaiSession(settings, workers=workers, shard=shard_of(config))
     config.stash[SESSION_KEY] = session
     if workerinput is None:  # xdist workers report to the controller
         config.pluginmanager.register(ResultCollector(config, session), "xai-eval-results")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    split_whole_cases(session.config, uses_xai_eval)  # pytest-split (--splits N --group i) deals out whole cases
 
 
 @pytest.hookimpl(optionalhook=True)

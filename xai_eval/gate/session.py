@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 class XaiSession:
     """Created once per pytest run; validates inputs lazily, on first use by a suite."""
 
-    def __init__(self, settings: Settings, workers: int = 1) -> None:
+    def __init__(self, settings: Settings, workers: int = 1, shard: dict[str, int] | None = None) -> None:
         self.settings = settings
         self.workers = workers
+        self.shard = shard
+        """``{"group": i, "splits": N}`` when this run is one shard of N (pytest-split), else None."""
         self._threads_applied = False
         self._prepared = False
         self.profile: Profile
@@ -108,9 +110,14 @@ class XaiSession:
         return f"{self.threads} torch thread(s) per process ({why})"
 
     def run_info(self) -> dict[str, Any]:
-        """How this run computed its numbers, for the results file and the benchmark JSON."""
-        return {"profile": self.settings.profile, "seed": self.settings.seed, "device": self.settings.device,
-                "threads": self.threads, "workers": self.workers, "calibration_seeds": self.settings.calibrate}
+        """How this run computed its numbers, for the results file and the benchmark JSON: what ``xai-eval merge``
+        requires its shards to share, and which shard of how many it was."""
+        from xai_eval.gate.benchmark import versions
+
+        info = {"profile": self.settings.profile, "seed": self.settings.seed, "device": self.settings.device,
+                "threads": self.threads, "workers": self.workers, "calibration_seeds": self.settings.calibrate,
+                "versions": versions()}
+        return info if self.shard is None else {**info, "shard": self.shard}
 
     def apply_threads(self) -> None:
         if not self._threads_applied:

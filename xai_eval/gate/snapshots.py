@@ -14,7 +14,7 @@ Layout of a snapshots folder (default: ``snapshots/`` beside the baselines file)
 like pytest-regressions' ``ndarrays_regression``: arrays in ``.npz``, everything a reviewer reads in JSON.
 ``noise`` is how far other seeds move the map (``--xai-calibrate K``; null until calibrated). Both files are
 written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same values
-(sorted keys, a zip without time stamps).
+(sorted keys; numpy's zip members carry a fixed date).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +37,6 @@ from xai_eval.records.keys import CaseKey
 SCHEMA_VERSION = 2
 FingerprintKey = tuple[str, str, str]
 """(profile, model, image): a fingerprint belongs to the model and the image, not to a method."""
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-"""Every member of a written ``.npz`` carries this date, so the same maps give the same bytes."""
 
 
 def fingerprint_key(key: CaseKey) -> FingerprintKey:
@@ -97,6 +94,8 @@ class SnapshotStore:
 
     def save(self, profiles: Iterable[str]) -> None:
         """Rewrite the files of ``profiles`` (each atomically; the npz first, so the JSON never names a missing map)."""
+        import numpy as np
+
         for profile in sorted(set(profiles)):
             models: dict[str, dict[str, Any]] = {}
             arrays: dict[str, Any] = {}
@@ -111,26 +110,11 @@ class SnapshotStore:
                     "noise": None if entry.noise is None else entry.noise.to_json(),
                 }
                 arrays[f"{key.model}/{key.method}/{key.image}"] = entry.snapshot.values
-            atomic_write_bytes(self.folder / f"{profile}.npz", npz_bytes(arrays))
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **dict(sorted(arrays.items())))  # members dated 1980-01-01 by zipfile: same bytes
+            atomic_write_bytes(self.folder / f"{profile}.npz", buffer.getvalue())
             data = {"schema_version": SCHEMA_VERSION, "profile": profile, "snapshot_size": SNAPSHOT_SIZE, "models": models}
             atomic_write_text(self.folder / f"{profile}.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def npz_bytes(arrays: dict[str, Any]) -> bytes:
-    """The arrays as a compressed ``.npz`` (``numpy.load`` reads it) whose bytes depend only on the arrays:
-    members in name order, each dated :data:`ZIP_DATE` (``numpy.savez_compressed`` stamps the current time)."""
-    import numpy as np
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, member.getvalue())
-    return buffer.getvalue()
 
 
 def _same_map(a: MapEntry, b: MapEntry) -> bool:

@@ -4,7 +4,10 @@ CI runs one fixed seed, so what can move a number there without anyone meaning i
 device, batch sizes, the memory format) is float rounding. Every number the gate records is compared at
 these floors; a change beyond one is a change, and the case's spread under other seeds then says what it
 means (within Monte-Carlo noise, or beyond it). Each floor is at least 3 times the largest benign drift
-measured (``benchmarks/numeric_floor.py``; the table is in the README).
+measured on the CPU (``benchmarks/numeric_floor.py``: one thread, an NCHW model, other batch sizes, two
+xdist workers; the table is in the README). The floors of the maps' channel norms, the logits and the
+gradient keep a wider margin for a CPU-GPU difference: measured for max sensitivity (3.2e-4 relative on
+an H100), not yet for those.
 
 They live in the bottom layer because the gate compares with them and the reports flag differences
 above them.
@@ -13,7 +16,8 @@ above them.
 from __future__ import annotations
 
 SENSITIVITY_RTOL = 1e-3
-"""Max sensitivity: unchanged while |current - recorded| <= SENSITIVITY_ATOL + SENSITIVITY_RTOL * |recorded|."""
+"""Max sensitivity: unchanged while |current - recorded| <= SENSITIVITY_ATOL + SENSITIVITY_RTOL * |recorded|.
+Largest drift on the CPU: 1.1e-4 relative (one thread); CPU against an H100: 3.2e-4."""
 SENSITIVITY_ATOL = 1e-6
 
 AVG_SENSITIVITY_RTOL = 2e-3
@@ -30,20 +34,22 @@ ROAD_ATOL = 1e-2
 step function of the attribution, so float rounding that swaps two nearly equal pixels at a removal fraction's
 cut moves a pixel in or out of the imputed set. A relative floor cannot hold a gap near 0."""
 
-MAP_RELATIVE_L2 = 2e-3
+MAP_RELATIVE_L2 = 5e-3
 """A snapshot map (channel-summed, 56 x 56, magnitude included): unchanged while ||current - recorded|| <=
-this x ||recorded||."""
-MAP_CHANNEL = 2e-3
+this x ||recorded||. Largest drift: 1.4e-3 (GradientSHAP on cat, NCHW model), almost all of it float16
+storage: a drift of 1e-5 flips the rounding of many of a noisy map's stored values by one step."""
+MAP_CHANNEL = 1e-3
 """A snapshot's per-channel norms (full resolution): unchanged while each moves by at most this x the
-recorded map's total norm."""
+recorded map's total norm. Largest drift: 1.3e-5."""
 
 LOGIT_RTOL = 1e-4
 """The model's fingerprint, forward: a recorded logit is unchanged while |current - recorded| <= LOGIT_ATOL +
-LOGIT_RTOL * |recorded|."""
+LOGIT_RTOL * |recorded|. Largest drift: 4.6e-7 relative."""
 LOGIT_ATOL = 1e-4
-GRADIENT_RELATIVE_L2 = 2e-3
+GRADIENT_RELATIVE_L2 = 1e-3
 """The model's fingerprint, backward: the pooled input gradient of the target logit and its per-channel
-norms are unchanged while they move by at most this relative to the recorded gradient's norm."""
+norms are unchanged while they move by at most this relative to the recorded gradient's norm. Largest
+drift: 8.2e-7."""
 
 
 def within(current: float, recorded: float, rtol: float, atol: float = 0.0) -> bool:

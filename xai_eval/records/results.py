@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,7 +85,7 @@ def case_records(
 ) -> dict[CaseKey, dict[str, Any]]:
     """One record per case: its max sensitivity (if run), its other metrics (under ``metrics``, by name), each
     sanity check's values and outcome, and its snapshot and fingerprint comparisons (with the maps of a
-    changed snapshot, for drawing)."""
+    changed snapshot, for drawing, and of a recorded one, for ``xai-eval record``)."""
     records: dict[CaseKey, dict[str, Any]] = {}
 
     def record(key: CaseKey) -> dict[str, Any]:
@@ -108,7 +108,8 @@ def case_records(
         values = {name: _finite_or_none(value) for name, value in item.values.items()}
         record(item.key)["sanity"][item.check] = {"outcome": item.outcome, **values}
     for snap in snapshots:
-        kept = {k: _finite_or_none(v) for k, v in snap.measured.items() if k != "values" or "stored" in snap.measured}
+        keep_map = "stored" in snap.measured or snap.status == "updated"  # drawn beside its snapshot, or recorded
+        kept = {k: _finite_or_none(v) for k, v in snap.measured.items() if k != "values" or keep_map}
         record(snap.key)[snap.witness] = {"status": snap.status, "meaning": snap.meaning, "detail": snap.detail, **kept}
     return records
 
@@ -151,3 +152,44 @@ class SnapshotResult:
     def from_property(cls, data: dict[str, Any]) -> SnapshotResult:
         return cls(CaseKey(*data["key"]), data["nodeid"], data["witness"], data["status"], data["detail"], data["measured"],
                    data.get("meaning", ""))
+
+
+def method_metrics(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """Per (model, method), each image's max sensitivity, every other metric (``metrics``: metric -> image ->
+    value) and sanity checks from case records: what a runtime case's benchmark ``extra_info`` carries (the
+    run's, or the merged shards')."""
+    by_pair: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for record in records:
+        entry = by_pair.setdefault((record["model"], record["method"]), {"max_sensitivity": {}, "sanity": {}, "metrics": {}})
+        if "max_sensitivity" in record:
+            entry["max_sensitivity"][record["image"]] = record["max_sensitivity"]["value"]
+        for metric, result in record.get("metrics", {}).items():
+            entry["metrics"].setdefault(metric, {})[record["image"]] = result["value"]
+        if record["sanity"]:
+            entry["sanity"][record["image"]] = record["sanity"]
+    return by_pair
+
+
+_COMPARISON = ("status", "meaning", "detail")
+"""What a snapshot or fingerprint record adds to the measured values (:func:`case_records`)."""
+
+
+def results_of(record: dict[str, Any]) -> tuple[list[CaseResult], list[SnapshotResult]]:
+    """The results a case record was written from (inverse of :func:`case_records`, without node ids): its max
+    sensitivity, its other metrics and its snapshot and fingerprint comparisons. ``KeyError``, ``TypeError`` or
+    ``ValueError`` for a malformed record."""
+    key = CaseKey(record["profile"], record["model"], record["method"], record["image"])
+    results = []
+    metrics = [("max_sensitivity", record["max_sensitivity"])] if "max_sensitivity" in record else []
+    metrics += list(record.get("metrics", {}).items())
+    for metric, m in metrics:
+        value = float("nan") if m["value"] is None else float(m["value"])
+        results.append(CaseResult(key, "", value, m.get("threshold"), m["status"], m["seconds"], m.get("spread"),
+                                  m.get("baseline"), m.get("meaning", ""), m.get("sds"), metric, m.get("details", {})))
+    snapshots = []
+    for witness in ("snapshot", "fingerprint"):
+        if witness in record:
+            data = dict(record[witness])
+            measured = {k: v for k, v in data.items() if k not in _COMPARISON}
+            snapshots.append(SnapshotResult(key, "", witness, data["status"], data["detail"], measured, data.get("meaning", "")))
+    return results, snapshots

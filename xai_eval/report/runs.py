@@ -13,6 +13,7 @@ from typing import Any
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import unreadable
+from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
 from xai_eval.records.maps import EXTRA_INFO_KEY
 from xai_eval.report.fields import MISSING, At
 
@@ -57,6 +58,9 @@ class MetricInfo:
     label: str
     lower_is_better: bool | None
     """None: the report does not say (the metric is shown, never ranked)."""
+    rtol: float = SENSITIVITY_RTOL
+    atol: float = SENSITIVITY_ATOL
+    """The numeric floor the gate compares the metric at (max sensitivity's where the report does not say)."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +72,38 @@ class Run:
     profile: str
     cases: dict[tuple[str, str], MethodRun]
     images_png_base64: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    """``["xai_eval"]["versions"]``: torch, torchvision, captum and (since it is recorded) xai_eval."""
+    work: dict[str, Any] = field(default_factory=dict)
+    """``["xai_eval"]["work"]``: the profile's settings, the models and methods requested and the photos' digests
+    (empty in reports written before it was recorded)."""
+
+    @property
+    def xai_eval_version(self) -> str | None:
+        """The xai-eval version that computed the numbers (None: the report predates recording it)."""
+        return self.versions.get("xai_eval")
+
+    @property
+    def cpu(self) -> str:
+        cpu = self.machine.get("cpu")
+        brand = (cpu.get("brand_raw") if isinstance(cpu, dict) else cpu) or self.machine.get("processor") or "unknown CPU"
+        cores = cpu.get("count") if isinstance(cpu, dict) else None
+        return f"{brand} ×{cores}" if isinstance(cores, int) and not isinstance(cores, bool) else str(brand)
+
+    @property
+    def threads(self) -> str | None:
+        """torch's thread count as words, ``2 threads`` or ``1 thread`` (None: not recorded)."""
+        count = self.machine.get("torch_num_threads")
+        return None if count is None else f"{count} thread{'' if count == 1 else 's'}"
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     """The metrics the run computed, in the order it ran them (max sensitivity first when it ran)."""
 
     def machine_line(self) -> str:
-        cpu = self.machine.get("cpu")
-        cpu = (cpu.get("brand_raw") if isinstance(cpu, dict) else cpu) or self.machine.get("processor") or "unknown CPU"
         gpu = self.machine.get("gpu") or "no GPU"
         torch_version = self.machine.get("torch_version", "torch ?")
         device = self.machine.get("xai_device", UNKNOWN)
-        threads = self.machine.get("torch_num_threads", UNKNOWN)
-        return f"{cpu}, {gpu}, torch {torch_version}, {threads} threads, device {device}"
+        version = self.xai_eval_version or UNKNOWN
+        return f"{self.cpu}, {gpu}, torch {torch_version}, {self.threads or '? threads'}, device {device}, xai-eval {version}"
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -197,10 +222,34 @@ def load_run(path: Path) -> Run:
         )
     extra = at.obj(data.get(EXTRA_INFO_KEY, {}), EXTRA_INFO_KEY)
     profile = at.optional_text(extra.get("profile", MISSING), f"{EXTRA_INFO_KEY}.profile") or UNKNOWN
-    images = at.obj(extra.get("images_png_base64", {}), f"{EXTRA_INFO_KEY}.images_png_base64")
-    for name, encoded in images.items():
-        at.text(encoded, f"{EXTRA_INFO_KEY}.images_png_base64.{name}")
-    return Run(path, machine, profile, cases, images, _metric_infos(extra, cases, at))
+    images = _texts(extra.get("images_png_base64", {}), f"{EXTRA_INFO_KEY}.images_png_base64", at)
+    versions = _texts(extra.get("versions", {}), f"{EXTRA_INFO_KEY}.versions", at)
+    return Run(path, machine, profile, cases, images, versions, _work(extra, at), _metric_infos(extra, cases, at))
+
+
+def _texts(value: Any, key: str, at: At) -> dict[str, str]:
+    """An object whose values are all non-empty strings."""
+    for name, text in at.obj(value, key).items():
+        at.text(text, f"{key}.{name}")
+    return value
+
+
+def _work(extra: dict[str, Any], at: At) -> dict[str, Any]:
+    """``["xai_eval"]["work"]`` checked: profile_settings an object, models and methods lists of names, photos
+    id -> digest; absent (an older report): empty."""
+    key = f"{EXTRA_INFO_KEY}.work"
+    work = at.obj(extra.get("work", {}), key)
+    if not work:
+        return work
+    at.obj(work.get("profile_settings", MISSING), f"{key}.profile_settings")
+    for names in ("models", "methods"):
+        value = work.get(names, MISSING)
+        if value is MISSING or not isinstance(value, list):
+            raise at.error(f"{key}.{names}", "is missing" if value is MISSING else "must be a list of names")
+        for index, name in enumerate(value):
+            at.text(name, f"{key}.{names}[{index}]")
+    _texts(work.get("photos", MISSING), f"{key}.photos", at)
+    return work
 
 
 def _metric_infos(extra: dict[str, Any], cases: dict[tuple[str, str], MethodRun], at: At) -> dict[str, MetricInfo]:
@@ -217,7 +266,8 @@ def _metric_infos(extra: dict[str, Any], cases: dict[tuple[str, str], MethodRun]
         better = entry.get("lower_is_better", MISSING)
         if not isinstance(better, bool):
             raise at.error(f"{key}.lower_is_better", "is missing" if better is MISSING else "must be true or false")
-        infos[name] = MetricInfo(at.text(entry.get("label", MISSING), f"{key}.label"), better)
+        floor = {part: at.number(entry[part], f"{key}.{part}") for part in ("rtol", "atol") if part in entry}
+        infos[name] = MetricInfo(at.text(entry.get("label", MISSING), f"{key}.label"), better, **floor)
     for name in sorted({name for case in cases.values() for name in case.metrics} - set(infos)):
         infos[name] = MetricInfo(name, None)
     return infos

@@ -7,6 +7,7 @@ nor the snapshots folder.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,10 @@ def draw(case: dict[str, Any], path: Path) -> None:
         ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(title)
         ax.axis("off")
-    fig.suptitle(f"{case['profile']}/{case['model']}/{case['method']}/{case['image']}: {snap['detail']}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    title = f"{case['profile']}/{case['model']}/{case['method']}/{case['image']}: {snap['detail']}"
+    lines = textwrap.wrap(title, 140)  # a long detail would run off the figure
+    fig.suptitle("\n".join(lines), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93 - 0.04 * (len(lines) - 1)))
     fig.savefig(path)
 
 

@@ -86,7 +86,8 @@ def table(run: Run):  # -> pandas.DataFrame
     return pd.concat(frames)
 
 
-def _format(value: object) -> str:
+def format_value(value: object) -> str:
+    """A table cell: floats to 3 decimals (small ones in e-notation), nothing for None or NaN."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, float):
@@ -99,7 +100,7 @@ def to_markdown(frame) -> str:  # frame: pandas.DataFrame
     header = ["model", "metric", *frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (model, metric), row in frame.iterrows():
-        lines.append("| " + " | ".join([model, metric, *(_format(v) for v in row.tolist())]) + " |")
+        lines.append("| " + " | ".join([model, metric, *(format_value(v) for v in row.tolist())]) + " |")
     return "\n".join(lines) + "\n"
 
 

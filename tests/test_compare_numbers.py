@@ -1,0 +1,98 @@
+"""The compare table's numbers: readable times and ratios, and the largest difference of each gated number,
+flagged above the numeric floor only where the runs computed the same numerics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_cli import CPU, GPU
+from tests.test_compare_guard import report, row_of
+from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
+from xai_eval.report.cli import main
+from xai_eval.report.compare import ratio, seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "reference", "text"),
+    [(7.49, 0.0193, "388× slower"), (0.0193, 7.49, "388× faster"), (1.3, 1.0, "1.3× slower"), (1.0, 5.0, "5.0× faster"),
+     (1.02, 1.0, "1.0× (same)")],
+)
+def test_ratio_reads_at_a_glance(value: float, reference: float, text: str) -> None:
+    assert ratio(value, reference) == text
+
+
+@pytest.mark.parametrize(("value", "text"), [(7.4896, "7.49 s"), (0.0193, "19.3 ms"), (0.000851, "851 µs")])
+def test_seconds_in_a_readable_unit(value: float, text: str) -> None:
+    assert seconds(value) == text
+
+
+def shift_sensitivity(by: Callable[[float], float]) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        for bench in data["benchmarks"]:
+            values = bench["extra_info"]["xai_eval"]["max_sensitivity"]
+            values.update({photo: by(value) for photo, value in values.items()})
+
+    return change
+
+
+def compare(tmp_path: Path, capsys: pytest.CaptureFixture[str], *changes: Callable[[dict[str, Any]], object]) -> str:
+    """Compare run_cpu.json (as a report of today) with a copy of it moved by ``changes``; the output."""
+    first, other = report(tmp_path, "first.json"), report(tmp_path, "other.json", CPU, *changes)
+    assert main(["compare", str(first), str(other)]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_difference_within_the_floor_is_shown_unflagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = compare(tmp_path, capsys, shift_sensitivity(lambda v: v * (1 + SENSITIVITY_RTOL / 2)))
+    assert row_of(out, "IG")["max sens. Δ"] == f"{0.9584038257598877 * SENSITIVITY_RTOL / 2:.2g}"
+    assert "above floor" not in out and "n/c" not in out
+
+
+def test_a_difference_above_the_floor_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def ig_cat_moves(data: dict[str, Any]) -> None:
+        values = data["benchmarks"][0]["extra_info"]["xai_eval"]["max_sensitivity"]
+        values["cat"] += 2 * (SENSITIVITY_ATOL + SENSITIVITY_RTOL * values["cat"])
+
+    out = compare(tmp_path, capsys, ig_cat_moves)
+    assert row_of(out, "IG")["max sens. Δ"].endswith(" above floor")
+    assert row_of(out, "IG-SG")["max sens. Δ"] == "0"
+    assert "above floor: the runs' numbers differ by more than float rounding should make them" in out
+
+
+@pytest.mark.parametrize(
+    ("version", "listed"),
+    [("0.2.0", "[A] 0.1.0, [B] 0.2.0"), (None, "[A] 0.1.0, [B] ? (? = the report predates recording it)")],
+)
+def test_numbers_of_other_or_unknown_xai_eval_versions_are_not_comparable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str | None, listed: str
+) -> None:
+    def set_version(data: dict[str, Any]) -> None:
+        if version is None:
+            del data["xai_eval"]["versions"]["xai_eval"]
+        else:
+            data["xai_eval"]["versions"]["xai_eval"] = version
+
+    out = compare(tmp_path, capsys, set_version, shift_sensitivity(lambda v: v + 0.1))
+    assert row_of(out, "IG")["max sens. Δ"] == "0.1 n/c"
+    assert "above floor" not in out
+    assert f"n/c: not comparable as hardware drift: computed by different or unknown xai-eval versions: {listed}\n" in out
+    heading = next(name for name in row_of(out, "IG") if name.startswith("[B] "))
+    assert heading == f"[B] xai-eval {version or '?'}"  # the version is the one difference in the headings
+
+
+def test_a_number_not_recorded_in_every_run_is_left_blank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = compare(tmp_path, capsys, lambda d: d["benchmarks"][0]["extra_info"]["xai_eval"].update(max_sensitivity={}))
+    assert row_of(out, "IG")["max sens. Δ"] == "" and row_of(out, "LRP")["max sens. Δ"] == "0"
+    assert "Δ blank: not recorded in every run" in out
+
+
+def test_the_gpu_fixture_would_be_flagged_with_one_known_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The synthetic GPU report's values are 0.001 above the CPU's: above the floor for every case."""
+    cpu, gpu = report(tmp_path, "cpu.json"), report(tmp_path, "gpu.json", GPU)
+    assert main(["compare", str(cpu), str(gpu)]) == 0
+    out = capsys.readouterr().out
+    assert {row_of(out, method)["max sens. Δ"] for method in ("IG", "LRP", "GuidedGradCAM")} == {"0.001 above floor"}
