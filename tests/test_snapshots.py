@@ -176,6 +176,17 @@ def test_store_round_trip(tmp_path) -> None:
     assert sorted(p.name for p in (tmp_path / "snaps").iterdir()) == ["quick.json", "quick.npz"]
 
 
+def test_a_map_accepted_beyond_its_noise_loses_it(tmp_path) -> None:
+    """Accepting a different explanation keeps no noise measured for the old one; within it, it is kept."""
+    key, store = _store(tmp_path)
+    near = snapshot_of(_attribution() * 1.02)  # relative L2 0.02: beyond the floor, within NOISE
+    assert store.updated([(key, near, None)], [])[0].maps[key].noise == NOISE
+    other = snapshot_of(-_attribution())  # sign flipped: far beyond NOISE
+    accepted = store.updated([(key, other, None)], [])[0].maps[key]
+    assert accepted.noise is None
+    assert map_meaning(distance(snapshot_of(-_attribution() * 1.2), accepted.snapshot), accepted.noise) == "unknown"
+
+
 def test_saving_the_same_store_twice_gives_the_same_bytes(tmp_path) -> None:
     import time
 

@@ -74,13 +74,22 @@ class SnapshotStore:
     def updated(
         self, maps: Iterable[tuple[CaseKey, Snapshot, MapNoise | None]], fingerprints: Iterable[tuple[CaseKey, Fingerprint]]
     ) -> tuple[SnapshotStore, int, int]:
-        """A store with these accepted (a map without newly calibrated noise keeps its entry's); returns it and
-        the counts of changed and new entries."""
+        """A store with these accepted; returns it and the counts of changed and new entries.
+
+        A map without newly calibrated noise keeps its entry's noise only while that noise still describes
+        it: when the new map is within it of the old one. A map accepted beyond it (another method, another
+        model) has no noise until ``--xai-calibrate`` measures it, so its next change reads ``unknown``, not a
+        meaning borrowed from a different explanation."""
+        from xai_eval.measure.similarity import distance, map_meaning
+
         new_maps, new_prints = dict(self.maps), dict(self.fingerprints)
         n_updated = n_new = 0
         for key, snapshot, noise in maps:
             old = new_maps.get(key)
-            entry = MapEntry(snapshot, noise if noise is not None else old.noise if old else None)
+            if noise is None and old is not None and old.noise is not None:
+                still = map_meaning(distance(snapshot, old.snapshot), old.noise) in ("unchanged", "noise")
+                noise = old.noise if still else None
+            entry = MapEntry(snapshot, noise)
             n_new += old is None
             n_updated += old is not None and not _same_map(old, entry)
             new_maps[key] = entry
