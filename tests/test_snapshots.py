@@ -197,6 +197,21 @@ def test_saving_the_same_store_twice_gives_the_same_bytes(tmp_path) -> None:
     assert {p.name: p.read_bytes() for p in (tmp_path / "snaps").iterdir()} == first
 
 
+def test_resaving_the_committed_snapshots_gives_their_bytes(tmp_path) -> None:
+    """What the tool writes here is what is committed: an unchanged re-recording leaves no diff."""
+    import shutil
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "fixtures" / "baselines" / "snapshots"
+    shutil.copytree(committed, tmp_path / "snaps")
+    store = SnapshotStore.load(tmp_path / "snaps")
+    profiles = sorted({key.profile for key in store.maps})
+    assert profiles, "no committed snapshots"
+    store.save(profiles)
+    for path in sorted(committed.iterdir()):
+        assert (tmp_path / "snaps" / path.name).read_bytes() == path.read_bytes(), path.name
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
