@@ -62,6 +62,7 @@ class BaselineGate:
         change = entry.compare(value) if entry is not None and math.isfinite(value) else None
         over = threshold is not None and not value <= threshold.limit
         changed = change is not None and fails(change.meaning, settings.fail_on)
+        # under --xai-update-baselines the value is recorded ("updated") and the test still fails over a threshold
         status = ("invalid" if not math.isfinite(value) else "updated" if self.update else "missing" if entry is None
                   else "fail" if changed or over else "pass")
         result = CaseResult(
@@ -88,24 +89,19 @@ class BaselineGate:
             problems.append(f"max sensitivity of {case.id} changed: {change.describe()}: {DESCRIPTIONS[change.meaning]}; "
                             f"{_accept_hint(change.meaning)}")
         if entry is None and not self.update:
-            self._missing(case, value)
+            if not problems:
+                pytest.fail(self._missing(case, value), pytrace=False)
+            problems.append(self._missing(case, value))
         if problems:
             raise AssertionError("; and ".join(problems))
 
-    def _missing(self, case: CaseRun, value: float) -> None:
-        __tracebackhide__ = True
+    def _missing(self, case: CaseRun, value: float) -> str:
         path = self.store.path
         if not self.store.has_profile(case.key.profile):
-            pytest.fail(
-                f"{path} has no entries for profile {case.key.profile!r}; create them with: "
-                f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}",
-                pytrace=False,
-            )
-        pytest.fail(
-            f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
-            f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
-            pytrace=False,
-        )
+            return (f"{path} has no entries for profile {case.key.profile!r}; create them with: "
+                    f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}")
+        return (f"no baseline entry {case.key} in {path} (max sensitivity {value:.6g}); "
+                f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}")
 
 
 class SnapshotGate:
