@@ -109,6 +109,14 @@ class _StraightThrough(torch.autograd.Function):
 
 
 class StraightThroughReLU6(torch.nn.ReLU6):
+    """A ReLU6 whose backward ignores the clamp; LRP passes relevance through it (the rule a user sets)."""
+
+    def __init__(self) -> None:
+        from captum.attr._utils.lrp_rules import IdentityRule
+
+        super().__init__()
+        self.rule = IdentityRule()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _StraightThrough.apply(x)
 

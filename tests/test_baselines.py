@@ -66,6 +66,17 @@ def test_update_keeps_spreads_and_other_entries(tmp_path: Path) -> None:
     assert store.updated([(KEY, 2.0, calibrated)])[0].entries[KEY] == BaselineEntry(2.0, calibrated)
 
 
+def test_update_beyond_the_spread_drops_it_and_the_next_change_is_unknown(tmp_path: Path) -> None:
+    """A value accepted where another seed never lands (a changed method) is not described by the old
+    spread: keeping it would classify the next change against a different explanation's dice."""
+    store = BaselineStore(tmp_path / "b.json", {KEY: BaselineEntry(2.0, SPREAD)})
+    accepted = store.updated([(KEY, 3.0, None)])[0].entries[KEY]
+    assert accepted == BaselineEntry(3.0, None)
+    assert accepted.compare(3.1).meaning == "unknown"
+    assert BaselineEntry(3.0, SPREAD).compare(3.1).meaning == "unknown", "a spread that misses its value explains nothing"
+    assert BaselineEntry(2.0, SPREAD).compare(2.05).meaning == "noise"
+
+
 def test_recording_the_same_values_twice_gives_the_same_bytes(tmp_path: Path) -> None:
     keys = [CaseKey(p, "m", method, image) for p in ("quick", "paper") for method in ("LRP", "IG") for image in ("b", "a")]
     for name, order in (("one.json", keys), ("two.json", keys[::-1])):

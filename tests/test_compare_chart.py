@@ -85,7 +85,7 @@ def test_plot_must_be_a_writable_png(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_report_of_several_runs_adds_the_comparison_and_chart(three: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert main(["report", *map(str, three), "--out", str(out)]) == 0
-    assert {path.name for path in out.iterdir()} == {"table.md", "table.csv", "fig1.png", "compare.md", "runtime.png"}
+    assert {path.name for path in out.iterdir()} == {"table.md", "table.csv", "fig1.png", "compare.md", "runtime.png", "report.html"}
     compare = (out / "compare.md").read_text()
     assert compare.startswith("* [A] cpu.json: AMD EPYC ×2, no GPU")
     assert row_of(compare, "IG")["[C] vs [A]"] == "1.8× slower"

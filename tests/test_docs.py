@@ -121,7 +121,7 @@ def test_every_xai_eval_command_in_the_readmes_code_blocks_parses() -> None:
     from xai_eval.report.cli import build_parser
 
     blocks = re.findall(r"^ *```\w*\n(.*?)^ *```", README.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
-    commands = [m.group(1) for block in blocks for line in block.splitlines()
+    commands = [m.group(1) for block in blocks for line in block.replace("\\\n", " ").splitlines()
                 if (m := re.match(r"\s*(?:- )?(?:run: )?xai-eval (.*)", line))]
     assert {command.split()[0] for command in commands} >= {"report", "compare", "merge", "record"}, commands
     for command in commands:

@@ -123,43 +123,66 @@ def test_the_midpoint_draws_replace_only_the_interpolation_points() -> None:
 
 
 class _ZeroSumShap(PairedGradientShap):
-    """GradientSHAP whose attributions sum to zero: each sample's delta is -(f(x + e) - f(b))."""
+    """GradientSHAP whose attributions are recentred to sum to zero (its own deltas left as they were)."""
 
     def attribute(self, inputs, baselines, target=None, **kwargs):  # type: ignore[no-untyped-def]
         result = super().attribute(inputs, baselines, target, **kwargs)
         if isinstance(result, tuple):
-            attribution, deltas = result
-            sums = attribution.flatten(1).sum(1, keepdim=True)
-            return attribution - attribution.mean(), deltas - sums  # recentred: each sample's sum drops out
+            return result[0] - result[0].mean(), result[1]
         return result - result.mean()
 
 
-class _SummedShap(PairedGradientShap):
-    """GradientSHAP that sums its samples instead of averaging them."""
+class _ScaledShap(PairedGradientShap):
+    """GradientSHAP whose attributions are multiplied by ``FACTOR`` (its own deltas left as they were)."""
+
+    FACTOR = 1.5
 
     def attribute(self, inputs, baselines, target=None, **kwargs):  # type: ignore[no-untyped-def]
-        n = kwargs.get("n_samples", 5)
-        attribution, deltas = super().attribute(inputs, baselines, target, **kwargs)
-        return attribution * n, deltas + attribution.flatten(1).sum(1, keepdim=True) * (n - 1)
+        result = super().attribute(inputs, baselines, target, **kwargs)
+        if isinstance(result, tuple):
+            return result[0] * self.FACTOR, result[1]
+        return result * self.FACTOR
+
+
+class _SummedShap(_ScaledShap):
+    """GradientSHAP that sums its samples instead of averaging them (its own deltas left as they were)."""
+
+    def attribute(self, inputs, baselines, target=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.FACTOR = kwargs.get("n_samples", 5)
+        return super().attribute(inputs, baselines, target, **kwargs)
 
 
 class _NoFactorShap(PairedGradientShap):
-    """GradientSHAP without the (x - b) factor: the gradient alone."""
+    """GradientSHAP without the (x - b) factor: the gradient alone (its own deltas left as they were)."""
 
     def attribute(self, inputs, baselines, target=None, **kwargs):  # type: ignore[no-untyped-def]
-        attribution, deltas = super().attribute(inputs, baselines, target, **kwargs)
-        noisy_factor = (inputs - baselines.mean(0, keepdim=True))
-        gradient = attribution / noisy_factor.where(noisy_factor.abs() > 1e-6, torch.ones_like(noisy_factor))
-        return gradient, deltas - attribution.flatten(1).sum(1, keepdim=True) + gradient.flatten(1).sum(1, keepdim=True)
+        result = super().attribute(inputs, baselines, target, **kwargs)
+        attribution = result[0] if isinstance(result, tuple) else result
+        factor = inputs - baselines.mean(0, keepdim=True)
+        gradient = attribution / factor.where(factor.abs() > 1e-6, torch.ones_like(factor))
+        return (gradient, result[1]) if isinstance(result, tuple) else gradient
 
 
-@pytest.mark.parametrize("broken", [_ZeroSumShap, _SummedShap, _NoFactorShap], ids=["zero-sum", "summed", "no-factor"])
+@pytest.mark.parametrize("broken", [_ZeroSumShap, _SummedShap, _ScaledShap, _NoFactorShap],
+                         ids=["zero-sum", "summed", "times-1.5", "no-factor"])
 def test_completeness_fails_for_broken_gradientshap(broken: type) -> None:
+    """The reference is computed from the model, so a method cannot move it by reporting its own deltas."""
     spec = MethodSpec("GradientSHAP", broken, {"quick": {"n_samples": 8, "stdevs": 0.1}}, baselines="zeros_and_noise")
     case = make_case(spec)
     result = _completeness(case)
     verdict = verdicts.completeness(result, "quick")
     assert verdict.outcome == "fail" and f"over {sanity.COMPLETENESS_SAMPLES} samples" in verdict.message, result
+
+
+def test_gradientshap_reference_is_the_models_mean_output_difference() -> None:
+    """The reference equals Captum-style per-sample deltas' reference (mean f(x + e_i) - f(b_i)) of an
+    honest GradientSHAP, so the check's two ways of computing it agree."""
+    case = make_case("GradientSHAP")
+    grid = case.explainer.with_draws(checks.MidpointDraws(case.explainer.draws.seed))
+    attribution, deltas = grid.with_delta(case.inputs, case.target, n_samples=16, draw_name="completeness")
+    from_deltas = float(attribution.double().sum()) - float(deltas.double().mean())
+    independent = checks._sampled_output_difference(grid, case.inputs, case.target, 16, "completeness")
+    assert independent == pytest.approx(from_deltas, rel=1e-4, abs=1e-4)
 
 
 # --- conservation ----------------------------------------------------------------------------

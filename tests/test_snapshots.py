@@ -176,6 +176,17 @@ def test_store_round_trip(tmp_path) -> None:
     assert sorted(p.name for p in (tmp_path / "snaps").iterdir()) == ["quick.json", "quick.npz"]
 
 
+def test_a_map_accepted_beyond_its_noise_loses_it(tmp_path) -> None:
+    """Accepting a different explanation keeps no noise measured for the old one; within it, it is kept."""
+    key, store = _store(tmp_path)
+    near = snapshot_of(_attribution() * 1.02)  # relative L2 0.02: beyond the floor, within NOISE
+    assert store.updated([(key, near, None)], [])[0].maps[key].noise == NOISE
+    other = snapshot_of(-_attribution())  # sign flipped: far beyond NOISE
+    accepted = store.updated([(key, other, None)], [])[0].maps[key]
+    assert accepted.noise is None
+    assert map_meaning(distance(snapshot_of(-_attribution() * 1.2), accepted.snapshot), accepted.noise) == "unknown"
+
+
 def test_saving_the_same_store_twice_gives_the_same_bytes(tmp_path) -> None:
     import time
 
@@ -184,6 +195,21 @@ def test_saving_the_same_store_twice_gives_the_same_bytes(tmp_path) -> None:
     time.sleep(2.1)  # a zip member's time stamp has 2-second resolution
     store.save(["quick"])
     assert {p.name: p.read_bytes() for p in (tmp_path / "snaps").iterdir()} == first
+
+
+def test_resaving_the_committed_snapshots_gives_their_bytes(tmp_path) -> None:
+    """What the tool writes here is what is committed: an unchanged re-recording leaves no diff."""
+    import shutil
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "fixtures" / "baselines" / "snapshots"
+    shutil.copytree(committed, tmp_path / "snaps")
+    store = SnapshotStore.load(tmp_path / "snaps")
+    profiles = sorted({key.profile for key in store.maps})
+    assert profiles, "no committed snapshots"
+    store.save(profiles)
+    for path in sorted(committed.iterdir()):
+        assert (tmp_path / "snaps" / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 @pytest.mark.parametrize(

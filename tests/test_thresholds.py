@@ -57,8 +57,15 @@ def test_a_case_over_its_threshold_fails_with_both_numbers_whatever_its_baseline
     ])
     table = [line for line in result.stdout.lines if "tinynet.build  LRP" in line and "  a  " in line]
     assert table and f"{limit:.4f}" in table[0] and "fail" in table[0], result.stdout.str()
-    updating = gate_project.runpytest("--xai-update-baselines")
+    updating = gate_project.runpytest("--xai-update-baselines", "--xai-results", "u.json")
     assert updating.ret == pytest.ExitCode.TESTS_FAILED, "recording new baselines does not lift the team's bar"
+    statuses = {(c["method"], c["image"]): c["max_sensitivity"]["status"]
+                for c in json.loads((gate_project.path / "u.json").read_text())["cases"]}
+    assert statuses["LRP", "a"] == statuses["IG", "a"] == "updated", "recorded (as one job and xai-eval record do)"
+    (gate_project.path / "baselines.json").unlink()
+    missing = gate_project.runpytest("-k", "LRP-a")
+    missing.assert_outcomes(failed=1, deselected=3)
+    missing.stdout.fnmatch_lines(["*above the threshold*; and *has no entries for profile 'quick'; create them with*"])
 
 
 @pytest.mark.parametrize(

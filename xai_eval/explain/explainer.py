@@ -86,10 +86,11 @@ class Explainer:
             self._attributor = self._build()
         return self._attributor
 
-    def __call__(self, inputs: torch.Tensor | tuple[torch.Tensor, ...], target: Any = None) -> torch.Tensor:
+    def __call__(self, inputs: torch.Tensor | tuple[torch.Tensor, ...], target: Any = None, **overrides: Any) -> torch.Tensor:
+        """The attribution of ``inputs``; ``overrides`` replace ``attribute()`` arguments for this call."""
         if isinstance(inputs, tuple):
             (inputs,) = inputs
-        attribution, _ = self._attribute(inputs, target)
+        attribution, _ = self._attribute(inputs, target, **overrides)
         return attribution
 
     def with_delta(self, inputs: torch.Tensor, target: Any, **overrides: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -86,6 +86,7 @@ class BaselineGate:
                   if entry is not None and math.isfinite(value) else None)
         over = threshold is not None and not value <= threshold.limit
         changed = change is not None and fails(change.meaning, settings.fail_on)
+        # under --xai-update-baselines the value is recorded ("updated") and the test still fails over a threshold
         status = ("invalid" if not math.isfinite(value) else "updated" if self.update else "missing" if entry is None
                   else "fail" if changed or over else "pass")
         result = CaseResult(
@@ -115,24 +116,19 @@ class BaselineGate:
             problems.append(f"{what} changed: {change.describe()}: {DESCRIPTIONS[change.meaning]} ({direction} is better); "
                             f"{_accept_hint(change.meaning)}")
         if entry is None and not self.update:
-            self._missing(case, value, store, spec.title)
+            if not problems:
+                pytest.fail(self._missing(case, value, store, spec.title), pytrace=False)
+            problems.append(self._missing(case, value, store, spec.title))
         if problems:
             raise AssertionError("; and ".join(problems))
 
-    def _missing(self, case: CaseRun, value: float, store: BaselineStore, title: str) -> None:
-        __tracebackhide__ = True
+    def _missing(self, case: CaseRun, value: float, store: BaselineStore, title: str) -> str:
         path = store.path
         if not store.has_profile(case.key.profile):
-            pytest.fail(
-                f"{path} has no entries for profile {case.key.profile!r}; create them with: "
-                f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}",
-                pytrace=False,
-            )
-        pytest.fail(
-            f"no baseline entry {case.key} in {path} ({title} {value:.6g}); "
-            f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}",
-            pytrace=False,
-        )
+            return (f"{path} has no entries for profile {case.key.profile!r}; create them with: "
+                    f"pytest suites/ --xai-profile {case.key.profile} {UPDATE_FLAG}")
+        return (f"no baseline entry {case.key} in {path} ({title} {value:.6g}); "
+                f"create it with: pytest {runnable_nodeid(self.node)!r} {UPDATE_FLAG}")
 
 
 class SnapshotGate:

@@ -36,7 +36,7 @@ from pathlib import Path
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
 from xai_eval.gate.metrics import MAX_SENSITIVITY
-from xai_eval.measure.change import ScalarChange, scalar_change
+from xai_eval.measure.change import ScalarChange, noise_interval, scalar_change
 from xai_eval.measure.spread import Spread
 from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
 from xai_eval.records.keys import CaseKey
@@ -169,8 +169,10 @@ class BaselineStore:
     def updated(self, values: Iterable[tuple[CaseKey, float, Spread | None]]) -> tuple[BaselineStore, int, int]:
         """A store with ``values`` accepted; entries not in ``values`` are kept.
 
-        A value with a spread (calibration) records that spread; one without keeps the entry's. Non-finite
-        values are not accepted. Returns the new store and the counts of updated and new entries.
+        A value with a spread (calibration) records that spread. One without keeps the entry's only while
+        that spread still describes it (the value is within what another seed gives); a value accepted
+        beyond it has no spread until ``--xai-calibrate`` measures one, so its next change reads
+        ``unknown``. Non-finite values are not accepted. Returns the new store and the counts of updated and new entries.
         """
         entries = dict(self.entries)
         n_updated = n_new = 0
@@ -178,7 +180,10 @@ class BaselineStore:
             if not math.isfinite(value):
                 continue
             old = entries.get(key)
-            new = BaselineEntry(value, spread if spread is not None else old.spread if old else None)
+            if spread is None and old is not None and old.spread is not None:
+                low, high = noise_interval(old.spread)
+                spread = old.spread if low <= value <= high else None
+            new = BaselineEntry(value, spread)
             if old is None:
                 n_new += 1
             elif old != new:

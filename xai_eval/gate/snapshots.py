@@ -14,7 +14,7 @@ Layout of a snapshots folder (default: ``snapshots/`` beside the baselines file)
 like pytest-regressions' ``ndarrays_regression``: arrays in ``.npz``, everything a reviewer reads in JSON.
 ``noise`` is how far other seeds move the map (``--xai-calibrate K``; null until calibrated). Both files are
 written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same values
-(sorted keys; numpy's zip members carry a fixed date).
+(sorted keys; zip members with a fixed date, mode and compression level: :func:`_npz_bytes`).
 """
 
 from __future__ import annotations
@@ -74,13 +74,22 @@ class SnapshotStore:
     def updated(
         self, maps: Iterable[tuple[CaseKey, Snapshot, MapNoise | None]], fingerprints: Iterable[tuple[CaseKey, Fingerprint]]
     ) -> tuple[SnapshotStore, int, int]:
-        """A store with these accepted (a map without newly calibrated noise keeps its entry's); returns it and
-        the counts of changed and new entries."""
+        """A store with these accepted; returns it and the counts of changed and new entries.
+
+        A map without newly calibrated noise keeps its entry's noise only while that noise still describes
+        it: when the new map is within it of the old one. A map accepted beyond it (another method, another
+        model) has no noise until ``--xai-calibrate`` measures it, so its next change reads ``unknown``, not a
+        meaning borrowed from a different explanation."""
+        from xai_eval.measure.similarity import distance, map_meaning
+
         new_maps, new_prints = dict(self.maps), dict(self.fingerprints)
         n_updated = n_new = 0
         for key, snapshot, noise in maps:
             old = new_maps.get(key)
-            entry = MapEntry(snapshot, noise if noise is not None else old.noise if old else None)
+            if noise is None and old is not None and old.noise is not None:
+                still = map_meaning(distance(snapshot, old.snapshot), old.noise) in ("unchanged", "noise")
+                noise = old.noise if still else None
+            entry = MapEntry(snapshot, noise)
             n_new += old is None
             n_updated += old is not None and not _same_map(old, entry)
             new_maps[key] = entry
@@ -110,11 +119,28 @@ class SnapshotStore:
                     "noise": None if entry.noise is None else entry.noise.to_json(),
                 }
                 arrays[f"{key.model}/{key.method}/{key.image}"] = entry.snapshot.values
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **dict(sorted(arrays.items())))  # members dated 1980-01-01 by zipfile: same bytes
-            atomic_write_bytes(self.folder / f"{profile}.npz", buffer.getvalue())
+            atomic_write_bytes(self.folder / f"{profile}.npz", _npz_bytes(arrays))
             data = {"schema_version": SCHEMA_VERSION, "profile": profile, "snapshot_size": SNAPSHOT_SIZE, "models": models}
             atomic_write_text(self.folder / f"{profile}.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An ``.npz`` that ``numpy.load`` reads, written member by member so that the same arrays give the same
+    bytes on every machine: sorted names, a fixed date and mode, sizes known up front (no zip64 records,
+    whose presence ``numpy.savez_compressed`` leaves to the zipfile version), deflate level 6."""
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            archive.writestr(info, member.getvalue(), compresslevel=6)
+    return buffer.getvalue()
 
 
 def _same_map(a: MapEntry, b: MapEntry) -> bool:

@@ -87,7 +87,8 @@ def scalar_change(
     recorded: float, current: float, spread: Spread | None, *, rtol: float, atol: float, lower_is_better: bool = True
 ) -> ScalarChange:
     """Classify ``current`` against ``recorded``: within the floor (``atol + rtol |recorded|``), else
-    against the recorded value's seed spread."""
+    against the recorded value's seed spread. A spread that does not contain the recorded value (a file
+    edited by hand, or one written by an older tool) describes another value: the meaning is ``unknown``."""
     from xai_eval.records.floors import within
 
     if within(current, recorded, rtol, atol):
@@ -95,6 +96,8 @@ def scalar_change(
     if spread is None or not math.isfinite(current):
         return ScalarChange(recorded, current, "unknown", None)
     low, high = noise_interval(spread)
+    if not low <= recorded <= high:
+        return ScalarChange(recorded, current, "unknown", None)
     sd = spread.relative * abs(spread.mean if math.isfinite(spread.mean) else recorded)
     sds = (current - recorded) / sd if sd > 0 else math.copysign(math.inf, current - recorded)
     if low <= current <= high:

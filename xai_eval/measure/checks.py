@@ -29,7 +29,7 @@ COMPLETENESS_METHODS = ("IG", "GradientSHAP")
 
 @dataclass(frozen=True)
 class Completeness:
-    """sum(A) against the output difference it should add up to, from Captum's convergence delta.
+    """sum(A) against the output difference it should add up to; ``mean_delta`` is sum(A) minus it.
 
     IG: ``f(x) - f(b)``. A sampling method (GradientSHAP): the mean over its samples of
     ``f(x + e_i) - f(b_i)``, with ``n_samples`` samples whose interpolation points are on a midpoint grid.
@@ -71,8 +71,11 @@ def completeness(
     error from a CI-sized sample can be trusted, and a test of the mean delta raised false alarms at some
     seeds. The check therefore explains once with ``samples`` samples whose points are the midpoints of
     their strata (:class:`MidpointDraws`; its noise and baselines are the case's): a quadrature, like
-    IG's, whose error is bounded by the same per-profile limit. A missing ``(x - b)`` factor, attributions
-    that sum to zero, or samples summed instead of averaged miss by far more.
+    IG's, whose error is bounded by the same per-profile limit. The reference it is held to, the mean of
+    ``f(x + e_i) - f(b_i)`` over those samples, comes from the model alone
+    (:func:`_sampled_output_difference`), never from the method's output or its deltas. A missing
+    ``(x - b)`` factor, attributions that sum to zero, rescaled ones or samples summed instead of
+    averaged miss by far more.
     """
     model = explainer.model
     if "n_samples" not in explainer.kwargs:
@@ -86,10 +89,29 @@ def completeness(
             value = float(attribution.double().sum()) - difference
         return Completeness(relative_error(difference + value, difference), value, difference, 1)
     grid = explainer.with_draws(MidpointDraws(explainer.draws.seed))
-    attributions, deltas = grid.with_delta(inputs, target, n_samples=samples, draw_name="completeness")
-    mean_delta = float(deltas.double().mean())
-    difference = float(attributions.double().sum()) - mean_delta  # the mean of f(x + e_i) - f(b_i)
-    return Completeness(relative_error(difference + mean_delta, difference), mean_delta, difference, samples)
+    attributions = grid(inputs, target=target, n_samples=samples, draw_name="completeness")
+    difference = _sampled_output_difference(grid, inputs, target, samples, "completeness")
+    value = float(attributions.double().sum()) - difference
+    return Completeness(relative_error(difference + value, difference), value, difference, samples)
+
+
+def _sampled_output_difference(explainer: Explainer, inputs: torch.Tensor, target: int, samples: int, draw_name: str) -> float:
+    """``mean_i f(x + e_i) - mean_i f(b_i)`` over the samples a GradientSHAP explanation drew, computed from
+    the model alone: the same input noise (the draws' ``{draw_name}/noise``, times ``stdevs``) and the same
+    balanced baselines (sample ``i`` uses baseline ``i mod B``), never from the method's own output. So a
+    method that rescales, sums or mixes its samples cannot move the reference it is held to."""
+    baselines = explainer.baselines(inputs)
+    assert baselines is not None, f"{explainer.spec.name} has no baselines, so no completeness"
+    shape = tuple(inputs.shape[1:])
+    stdevs = float(explainer.kwargs.get("stdevs", 0.0))
+    noise = explainer.draws.normal(f"{draw_name}/noise", (samples, *shape), inputs) * stdevs
+    index = torch.arange(samples, device=inputs.device) % baselines.shape[0]
+    outputs, references = [], []
+    for start in range(0, samples, 32):
+        stop = min(start + 32, samples)
+        outputs.append(_target_output(explainer.model, inputs[:1] + noise[start:stop], target).double())
+        references.append(_target_output(explainer.model, baselines[index[start:stop]], target).double())
+    return float(torch.cat(outputs).mean() - torch.cat(references).mean())
 
 
 @dataclass(frozen=True)
