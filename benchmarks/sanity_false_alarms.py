@@ -22,6 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_seed(seed: int, folder: Path) -> dict:
     results = folder / f"seed{seed}.json"
+    if results.exists():  # a seed already run into --out (a run resumed)
+        print(f"seed {seed}: from {results}", flush=True)
+        return json.loads(results.read_text())
     command = [sys.executable, "-m", "pytest", "suites/test_sanity.py", "-q", "-p", "no:cacheprovider",
                "--xai-seed", str(seed), "--xai-results", str(results)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
@@ -33,7 +36,8 @@ def run_seed(seed: int, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=21, help="seeds 0 .. N-1")
-    parser.add_argument("--out", type=Path, default=None, help="keep the results files here")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the results files here (a seed whose file is there is read, not run again)")
     args = parser.parse_args()
     folder = args.out or Path(tempfile.mkdtemp(prefix="xai-false-alarms-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ def test_randomization(xai_case, xai_record, request):
 @pytest.mark.xai_one_image
 def test_deterministic(xai_case, xai_record):
     """Bit-identical on a fresh explainer: a property of the method, its draws and the device, not of the
-    photo, so it runs on the manifest's first image (a third of the cost; see the README's cost table)."""
+    photo, so it runs on the manifest's first image (a third of the cost; see the cost table in docs/benchmarks.md)."""
     same = checks.is_deterministic(xai_case.explainer, xai_case.inputs, xai_case.target, xai_case.attribution())
     xai_record("deterministic", ok=same)
     assert same, f"{xai_case.id}: computing the same case twice (same draws, fresh explainer) gave different attributions"

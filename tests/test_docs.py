@@ -1,11 +1,26 @@
-"""The documentation is the code's: the README's profile table is ``xai-eval profiles``' output, and every
-import path and file the README names, or a message prints, exists."""
+"""The documentation is the code's: README.md and docs/*.md cannot rot silently.
+
+* the profiles' table in docs/reference.md is ``xai-eval profiles``' output;
+* every relative link (and its #anchor) and every repository file path the pages name exists;
+* every ``--xai-*`` option the plugin registers, every ``[tool.xai_eval]`` key and every option of the
+  ``xai-eval`` command is documented in docs/reference.md;
+* the ``xai-eval ...`` commands in the pages' code blocks parse, and the ``pytest ...`` commands there use
+  only options that ``pytest --help`` lists (every ``--xai-*`` option anywhere in the pages is registered);
+* every import path the pages name, or a message prints, exists.
+
+Each checking function is also run on a synthetic broken text, to show that it reports the problem.
+"""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -13,16 +28,45 @@ import pytest
 from xai_eval.explain.methods import METHODS
 from xai_eval.gate.profile_table import settings_table
 from xai_eval.gate.profiles import BUILTIN_PROFILES
-from xai_eval.report.cli import main
+from xai_eval.gate.settings import KNOWN_KEYS, add_options
+from xai_eval.report.cli import build_parser, main
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+REFERENCE = DOCS / "reference.md"
+PROFILE_TABLE_PAGE = REFERENCE
+"""The page that holds the built-in profiles' table."""
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
 DOTTED = re.compile(r"(?<![\w.])xai_eval(?:\.[A-Za-z_]\w*)+")
+README_COMMANDS = (
+    "```bash\n"
+    "python -m pip install -e . && python -m pytest suites/            # the gate, on the default model\n"
+    'python -m pip install -e ".[test]" && python -m pytest tests/     # xai-eval\'s own tests (CI runs this, the mutation suite, then the gate)\n'
+    "```\n"
+)
 
 
-def test_the_readme_table_is_the_built_in_profiles_settings() -> None:
+def _text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
+
+
+def _all_text() -> str:
+    return "\n".join(_text(page) for page in PAGES)
+
+
+def test_the_pages_are_there_and_the_readme_is_short() -> None:
+    assert {page.name for page in PAGES} >= {
+        "README.md", "user-guide.md", "reference.md", "design.md", "benchmarks.md", "changelog.md"}
+    readme = _text(README)
+    assert len(readme.splitlines()) <= 150, len(readme.splitlines())
+    first_block = readme[readme.index("```"):]
+    assert first_block.startswith(README_COMMANDS), "the README's first code block must be the two commands, unchanged"
+
+
+def test_the_documented_table_is_the_built_in_profiles_settings() -> None:
     table = settings_table(list(BUILTIN_PROFILES.values()))
-    assert table in README.read_text(encoding="utf-8"), "regenerate the README's table with: xai-eval profiles\n" + table
+    assert table in _text(PROFILE_TABLE_PAGE), f"regenerate the table in {PROFILE_TABLE_PAGE.name} with: xai-eval profiles\n" + table
 
 
 def test_profiles_quick_prints_the_quick_settings_from_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,38 +138,272 @@ def _strings_in_code() -> dict[str, str]:
     return found
 
 
-def test_every_import_path_in_the_readme_and_the_messages_exists() -> None:
-    readme = README.read_text(encoding="utf-8")
-    named = {dotted: "README.md" for dotted in DOTTED.findall(readme)}
+def test_every_import_path_in_the_pages_and_the_messages_exists() -> None:
+    named = {}
+    for page in PAGES:
+        text = _text(page)
+        named.update({dotted: page.name for dotted in DOTTED.findall(text)})
+        for module, names in re.findall(r"^ *from (xai_eval[\w.]*) import ([\w, ]+)$", text, re.MULTILINE):
+            named.update({f"{module}.{name.strip()}": f"{page.name} (import)" for name in names.split(",")})
     for text, where in _strings_in_code().items():
         named.update({dotted: where for dotted in DOTTED.findall(text)})
-    for module, names in re.findall(r"^from (xai_eval[\w.]*) import ([\w, ]+)$", readme, re.MULTILINE):
-        named.update({f"{module}.{name.strip()}": "README.md (import)" for name in names.split(",")})
     assert len(named) >= 10, named  # the scan finds them at all
     missing = sorted(f"{dotted} ({where})" for dotted, where in named.items() if not _resolves(dotted))
     assert not missing, missing
 
 
-def test_every_file_the_readme_names_exists() -> None:
-    readme = README.read_text(encoding="utf-8")
-    paths = set(re.findall(r"`((?:xai_eval|tests|suites|fixtures|benchmarks|\.ci)/[\w./-]*\w)`", readme))
-    assert len(paths) > 10, paths
-    missing = sorted(path for path in paths if not (ROOT / path).exists())
-    assert not missing, missing
+# --- links and file paths ------------------------------------------------------------------------------
+
+FENCE = re.compile(r"^ *```.*?^ *```[^\n]*$", re.MULTILINE | re.DOTALL)
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+PATH = re.compile(r"`((?:xai_eval|tests|suites|fixtures|benchmarks|docs|\.ci)/[\w./-]*\w/?)`")
 
 
-def test_every_xai_eval_command_in_the_readmes_code_blocks_parses() -> None:
-    """The commands the README shows (the CI workflow's included) are ones ``xai-eval`` accepts."""
-    import shlex
+def _outside_code(text: str) -> str:
+    return FENCE.sub("", text)
 
-    from xai_eval.report.cli import build_parser
 
-    blocks = re.findall(r"^ *```\w*\n(.*?)^ *```", README.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL)
-    commands = [m.group(1) for block in blocks for line in block.replace("\\\n", " ").splitlines()
-                if (m := re.match(r"\s*(?:- )?(?:run: )?xai-eval (.*)", line))]
-    assert {command.split()[0] for command in commands} >= {"report", "compare", "merge", "record"}, commands
-    for command in commands:
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip()).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors of a page's headings (a repeated heading gets -1, -2, ... as on GitHub)."""
+    seen: dict[str, int] = {}
+    found = set()
+    for heading in re.findall(r"^#{1,6} +(.+?)[ #]*$", _outside_code(text), re.MULTILINE):
+        slug = _slug(heading)
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def broken_links(text: str, page: Path) -> list[str]:
+    """Every relative link of ``text`` (the page ``page``) whose file, or whose #anchor in a Markdown page,
+    does not exist. Links with a scheme (https:, mailto:) are not followed."""
+    problems = []
+    for target in LINK.findall(_outside_code(text)):
+        if re.match(r"[A-Za-z][\w+.-]*:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        destination = (page.parent / path).resolve() if path else page
+        if path and not destination.exists():
+            problems.append(f"{page.name}: ({target}): no such file")
+        elif anchor and destination.suffix == ".md":
+            headings = anchors(text if not path else destination.read_text(encoding="utf-8"))
+            if anchor not in headings:
+                problems.append(f"{page.name}: ({target}): no heading #{anchor} in {destination.name}")
+    return problems
+
+
+def missing_paths(text: str) -> list[str]:
+    """The repository paths named in backticks (`benchmarks/numeric_floor.py`) that do not exist."""
+    return sorted({path for path in PATH.findall(text) if not (ROOT / path).exists()})
+
+
+def test_every_relative_link_of_the_pages_exists() -> None:
+    links = sum(len(LINK.findall(_outside_code(_text(page)))) for page in PAGES)
+    assert links > 30, links  # the scan finds them at all
+    problems = [problem for page in PAGES for problem in broken_links(_text(page), page)]
+    assert not problems, problems
+
+
+def test_every_file_the_pages_name_exists() -> None:
+    paths = {path for page in PAGES for path in PATH.findall(_text(page))}
+    assert len(paths) > 20, paths
+    missing = {page.name: missing_paths(_text(page)) for page in PAGES}
+    assert not any(missing.values()), missing
+
+
+def test_the_link_check_reports_a_broken_link_and_a_missing_heading() -> None:
+    text = ("See [the guide](docs/user-guide.md#strict-ci), [CI](.ci/run), [pytest-split](https://pypi.org/) "
+            "and [here](#a-heading).\n\n## A heading\n\n"
+            "But [this](docs/no-such-page.md), [that](docs/user-guide.md#no-such-heading) and [it](#nowhere).\n"
+            "```\n[not a link](in/a/code/block.md)\n```\n")
+    assert broken_links(text, README) == [
+        "README.md: (docs/no-such-page.md): no such file",
+        "README.md: (docs/user-guide.md#no-such-heading): no heading #no-such-heading in user-guide.md",
+        "README.md: (#nowhere): no heading #nowhere in README.md",
+    ]
+    assert missing_paths("`benchmarks/numeric_floor.py`, `fixtures/images/`, `benchmarks/no_such_script.py`") == [
+        "benchmarks/no_such_script.py"]
+
+
+def test_headings_anchor_as_on_github() -> None:
+    assert anchors("# Reference\n## Profiles' settings\n### `xai-eval report`\n## Model adaptation (LRP, Guided Backprop)\n"
+                   "## Notes\n## Notes\n```\n# a comment, not a heading\n```\n") == {
+        "reference", "profiles-settings", "xai-eval-report", "model-adaptation-lrp-guided-backprop", "notes", "notes-1"}
+
+
+# --- options and keys ----------------------------------------------------------------------------------
+
+class _OptionRecorder:
+    """Stands in for pytest's parser: records the names of the options the plugin registers."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def getgroup(self, *args: object, **kwargs: object) -> _OptionRecorder:
+        return self
+
+    def addoption(self, *names: str, **kwargs: object) -> None:
+        self.names.extend(names)
+
+
+def plugin_options() -> list[str]:
+    """The ``--xai-*`` options the plugin registers (its ``pytest_addoption`` hook)."""
+    from xai_eval.gate import plugin
+
+    recorder = _OptionRecorder()
+    plugin.pytest_addoption(recorder)  # type: ignore[arg-type]
+    return recorder.names
+
+
+_HELP: list[str] = []
+
+
+def pytest_help() -> str:
+    """``pytest --help`` in this project: every option pytest and its plugins accept here."""
+    if not _HELP:
+        done = subprocess.run([sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        _HELP.append(done.stdout)
+    return _HELP[0]
+
+
+def help_options(help_text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", help_text))
+
+
+def undocumented(names: Iterable[str], text: str) -> list[str]:
+    """The names (options, or keys in backticks) that ``text`` never mentions as a whole word."""
+    return sorted(name for name in names if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text))
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^#{2,3} +(.+)$", _outside_code(text), flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def undocumented_commands(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """Every ``xai-eval`` subcommand without a section "### `xai-eval NAME`" in ``text``, and every option
+    or argument of one that its section does not mention."""
+    sections = _sections(text)
+    problems = []
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for name, command in subparsers.choices.items():
+        section = sections.get(f"`xai-eval {name}`")
+        if section is None:
+            problems.append(f"xai-eval {name}: no section")
+            continue
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            names = action.option_strings or [action.metavar or action.dest]
+            problems += [f"xai-eval {name} {option}" for option in undocumented(names, section)]
+    return problems
+
+
+def test_the_plugin_options_are_the_ones_pytest_lists() -> None:
+    registered = plugin_options()
+    assert len(registered) >= 17 and all(name.startswith("--xai-") for name in registered), registered
+    listed = {name for name in help_options(pytest_help()) if name.startswith("--xai-")}
+    assert listed == set(registered)
+
+
+def test_every_option_key_and_command_is_in_the_reference() -> None:
+    reference = _text(REFERENCE)
+    assert undocumented(plugin_options(), reference) == []
+    assert undocumented([f"`{key}`" for key in sorted(KNOWN_KEYS)], reference) == []
+    assert undocumented_commands(build_parser(), reference) == []
+
+
+def test_the_option_check_reports_an_undocumented_option_key_and_command() -> None:
+    text = "| `--xai-profile NAME` | `profile` |\n\n### `xai-eval report`\n\n`RUN.json`, `--out DIR`\n"
+    assert undocumented(["--xai-profile", "--xai-shiny", "--xai-prof"], text) == ["--xai-prof", "--xai-shiny"]
+    assert undocumented(["`profile`", "`profiles`"], text) == ["`profiles`"]
+    parser = argparse.ArgumentParser(prog="xai-eval")
+    commands = parser.add_subparsers(dest="command")
+    report = commands.add_parser("report")
+    report.add_argument("runs", nargs="+", metavar="RUN.json")
+    report.add_argument("--out", required=True)
+    report.add_argument("--shiny", action="store_true")
+    commands.add_parser("polish")
+    assert undocumented_commands(parser, text) == ["xai-eval report --shiny", "xai-eval polish: no section"]
+
+
+# --- commands in code blocks ---------------------------------------------------------------------------
+
+def _code_blocks(text: str) -> list[str]:
+    """The fenced code blocks, continuation lines joined (a shell ``\\`` or a YAML ``>-`` line that goes on
+    with an option), and the inline code spans."""
+    blocks = [m.group(0) for m in FENCE.finditer(text)]
+    blocks = [re.sub(r"\n\s+(?=--)", " ", block.replace("\\\n", " ")) for block in blocks]
+    return blocks + re.findall(r"`([^`\n]+)`", _outside_code(text))
+
+
+def pytest_commands(text: str) -> list[list[str]]:
+    """The ``pytest ...`` (or ``python -m pytest ...``) commands of ``text``'s code, as argument lists."""
+    commands = []
+    for block in _code_blocks(text):
+        for line in block.splitlines():
+            if m := re.search(r"(?<![\w-])pytest\s+(.*)", line):
+                words = shlex.split(m.group(1).replace("${{", "").replace("}}", ""), comments=True)
+                ends = [i for i, word in enumerate(words) if word in ("&&", "||", ";", "|")]
+                commands.append(words[: ends[0]] if ends else words)
+    return commands
+
+
+def unknown_pytest_options(text: str, known: set[str]) -> list[str]:
+    """The options of the pytest commands in ``text`` that are not in ``known``, and every ``--xai-*``
+    option anywhere in ``text`` that is not in ``known``."""
+    used = {word.split("=")[0] for command in pytest_commands(text) for word in command if word.startswith("-")}
+    used |= set(re.findall(r"(?<![\w-])(--xai-[\w-]*\w)", text))
+    return sorted(used - known)
+
+
+def xai_eval_commands(text: str) -> list[str]:
+    blocks = [re.sub(r"\n\s+(?=--)", " ", m.group(0).replace("\\\n", " ")) for m in FENCE.finditer(text)]
+    return [m.group(1) for block in blocks for line in block.splitlines()
+            if (m := re.match(r"\s*(?:- )?(?:run: )?xai-eval (.*)", line))]
+
+
+def invalid_xai_eval_commands(text: str) -> list[str]:
+    invalid = []
+    for command in xai_eval_commands(text):
         try:
             build_parser().parse_args(shlex.split(command, comments=True))
         except SystemExit:
-            pytest.fail(f"the README's `xai-eval {command}` is not a valid command")
+            invalid.append(f"xai-eval {command}")
+    return invalid
+
+
+def test_every_pytest_command_in_the_pages_uses_options_that_exist() -> None:
+    commands = [command for page in PAGES for command in pytest_commands(_text(page))]
+    assert len(commands) > 20, commands
+    known = help_options(pytest_help())
+    problems = {page.name: unknown_pytest_options(_text(page), known) for page in PAGES}
+    assert not any(problems.values()), problems
+
+
+def test_every_xai_eval_command_in_the_pages_code_blocks_parses(capsys: pytest.CaptureFixture[str]) -> None:
+    """The commands the pages show (the CI workflows' included) are ones ``xai-eval`` accepts."""
+    commands = [command for page in PAGES for command in xai_eval_commands(_text(page))]
+    assert {command.split()[0] for command in commands} >= {"report", "compare", "merge", "record"}, commands
+    problems = {page.name: invalid_xai_eval_commands(_text(page)) for page in PAGES}
+    assert not any(problems.values()), problems
+
+
+def test_the_command_checks_report_an_unknown_option_and_an_invalid_command(capsys: pytest.CaptureFixture[str]) -> None:
+    text = ("```bash\npython -m pip install -e . && python -m pytest suites/ --xai-strict -n 2  # ok\n"
+            "pytest suites/ --splits 4 --xai-shiny \\\n    --benchmark-jason=x.json\n"
+            "xai-eval report run.json --out report/\nxai-eval report run.json\n```\n"
+            "      - run: >-\n          python -m pytest suites/\n          --xai-profile paper --no-such-flag\n"
+            "Run `pytest suites/ --xai-nope`; see also --xai-gone.\n")
+    known = {"--xai-strict", "-n", "--splits", "--xai-profile", "--benchmark-json"}
+    assert unknown_pytest_options(text, known) == ["--benchmark-jason", "--xai-gone", "--xai-nope", "--xai-shiny"]
+    assert invalid_xai_eval_commands(text) == ["xai-eval report run.json"]

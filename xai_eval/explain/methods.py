@@ -103,7 +103,7 @@ def get_method(name: str, where: str = "--xai-method") -> MethodSpec:
 
 
 _IG = "captum.attr.IntegratedGradients"
-# Batch sizes of the quick profile are the fastest measured on 2 CPU cores with Lite0 (README, cost table):
+# Batch sizes of the quick profile are the fastest measured on 2 CPU cores with Lite0 (docs/benchmarks.md, cost table):
 # smaller batches beat one large one there (IG 32 steps: 1.7 s in batches of 8, 2.8 s in one batch of 32).
 # They change no value beyond float rounding (every method is batch-invariant: tests/test_paired.py).
 _NT = "captum.attr.NoiseTunnel"

@@ -68,8 +68,8 @@ def load_manifest(folder: Path) -> tuple[ImageEntry, ...]:
     """
     manifest = folder / MANIFEST_NAME
     if not manifest.exists():
-        raise XaiEvalError(f"{manifest}: no image manifest; create it (see README, 'Your own images') or fix --xai-images")
-    text = read_text(manifest, "an image manifest", "see README, 'Your own images'")
+        raise XaiEvalError(f"{manifest}: no image manifest; create it (see docs/user-guide.md, 'Your own images') or fix --xai-images")
+    text = read_text(manifest, "an image manifest", "see docs/user-guide.md, 'Your own images'")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,10 +1,10 @@
 """The effective settings of run profiles, as one Markdown table.
 
 ``xai-eval profiles [NAME ...]`` prints it for the built-in profiles and a project's own, and the
-README's table of the built-in ones is this table (``tests/test_docs.py`` compares them). Every cell comes
-from the profile and the method and metric registries: the shared settings under the names a profile table
-uses, each method's ``attribute()`` arguments and baselines as the gate passes them, the metrics the
-profile runs and each metric's settings.
+table of the built-in ones in docs/reference.md is this table (``tests/test_docs.py`` compares them). Every
+cell comes from the profile and the method and metric registries: the shared settings under the names a
+profile table uses, each method's ``attribute()`` arguments and baselines as the gate passes them, the
+metrics the profile runs and each metric's settings.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class ModelBundle:
         categories: optional class names, indexed by class.
         channels_last: keep the model's weights in ``torch.channels_last`` memory format (a per-model
             choice: faster where depthwise convolutions dominate, as in EfficientNet-Lite0; measured in
-            the README's cost table). Inputs stay NCHW (faster for input gradients); explanations are
+            docs/benchmarks.md, Memory format). Inputs stay NCHW (faster for input gradients); explanations are
             made contiguous before any metric sees them.
         last_block: dotted path of the last block, randomised by the model-parameter randomisation
             check before the whole network; empty means ``gradcam_layer`` (filled in when the gate loads it).

@@ -5,7 +5,7 @@ device, batch sizes, the memory format) is float rounding. Every number the gate
 these floors; a change beyond one is a change, and the case's spread under other seeds then says what it
 means (within Monte-Carlo noise, or beyond it). Each floor is at least 3 times the largest benign drift
 measured on the CPU (``benchmarks/numeric_floor.py``: one thread, an NCHW model, other batch sizes, two
-xdist workers; the table is in the README). The floors of the maps' channel norms, the logits and the
+xdist workers; the table is in docs/benchmarks.md). The floors of the maps' channel norms, the logits and the
 gradient keep a wider margin for a CPU-GPU difference: measured for max sensitivity (3.2e-4 relative on
 an H100), not yet for those.
 
