@@ -58,15 +58,18 @@ def test_report_cli_writes_the_metric_rows(tmp_path: Path, capsys: pytest.Captur
     assert "rank: ROAD gap (higher is better)" in (tmp_path / "out" / "table.csv").read_text()
 
 
-def test_compare_prints_a_block_per_metric_with_differences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_prints_a_column_per_metric_with_differences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = modified(CPU, tmp_path / "a.json", with_metrics)
     second = modified(CPU, tmp_path / "b.json", lambda data: with_metrics(data, shift=0.01))
     assert main(["compare", str(first), str(second)]) == 0
     out = capsys.readouterr().out
-    block = out[out.index("ROAD gap (higher is better), mean over the images every report has:"):]
-    line = next(row for row in block.splitlines() if " IG-SG " in row)
-    assert line.split()[-3:] == ["0.4", "0.41", "0.01"]
-    assert "mine, mean over the images every report has:" in out
+    header = next(row for row in out.splitlines() if row.startswith("| model"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    assert columns[-3:] == ["max sens. Δ", "ROAD gap Δ", "mine Δ"], columns
+    line = next(row for row in out.splitlines() if " IG-SG " in row)
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[columns.index("ROAD gap Δ")].startswith("0.01") and cells[columns.index("max sens. Δ")].startswith("0 ")
+    assert "ROAD gap: " in out and "mine: " in out  # each metric's floor is named
 
 
 def test_a_report_without_metrics_still_reads(tmp_path: Path) -> None:
@@ -114,7 +117,7 @@ def test_a_run_writes_every_metric_into_its_benchmark_json(gate_project: pytest.
     info = next(b["extra_info"]["xai_eval"] for b in data["benchmarks"] if b["extra_info"]["xai_eval"]["method"] == "LRP")
     assert set(info["metrics"]) == {"avg_sensitivity", "infidelity", "ris", "ros", "road"}
     assert set(info["metrics"]["road"]) == {"a", "b"}
-    assert data["xai_eval"]["metrics"]["road"] == {"label": "ROAD gap", "lower_is_better": False}
+    assert data["xai_eval"]["metrics"]["road"] == {"label": "ROAD gap", "lower_is_better": False, "rtol": 0.0, "atol": 0.01}
     assert list(data["xai_eval"]["metrics"])[0] == "max_sensitivity"
     frame = table(load_run(gate_project.path / "run.json"))
     labels = set(frame.index.get_level_values(1))
