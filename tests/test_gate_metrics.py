@@ -227,3 +227,62 @@ def test_a_metric_file_holding_another_metric_is_a_one_line_error(metrics_projec
     result = metrics_project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     _assert_one_line_error(result, "road.json: holds the baselines of metric 'infidelity', not of 'road'")
+
+
+WIRING = '''
+import math
+
+import torch
+
+from xai_eval.explain.randomness import generator
+from xai_eval.gate.metrics import METRICS
+from xai_eval.measure.infidelity import square_removals
+from xai_eval.measure.road import road
+
+
+def test_each_metric_is_what_its_definition_computes(xai_case):
+    """Recomputed by hand from the case's own explanations, perturbations and model."""
+    case, seed = xai_case, xai_case.run_seed
+    value = {name: case.metric(name).value for name in ("avg_sensitivity", "ris", "ros", "infidelity", "road")}
+    ratios = case.sensitivity().ratios[0].double()
+    assert math.isclose(value["avg_sensitivity"], float(ratios.mean()), rel_tol=1e-6)
+    assert value["avg_sensitivity"] < case.max_sensitivity(), "a mean of unequal ratios is below their maximum"
+
+    x = case.inputs[0].double()
+    d = case.perturbations()[0].double()
+    logits = case.logits()[0].double()
+    with torch.no_grad():
+        perturbed = torch.cat([case.explainer.model((x + d[j]).unsqueeze(0).float()) for j in range(d.shape[0])]).double()
+    keep = perturbed.argmax(1) == logits.argmax()
+    input_change = d.flatten(1).norm(dim=1) / x.norm()
+    output_change = (perturbed - logits).norm(dim=1) / logits.norm()
+    assert math.isclose(value["ris"], float((ratios / input_change.clamp_min(1e-5))[keep].max()), rel_tol=1e-5)
+    assert math.isclose(value["ros"], float((ratios / output_change.clamp_min(1e-5))[keep].max()), rel_tol=1e-4)
+
+    settings = METRICS["infidelity"].settings["quick"]
+    n, shape = settings["n_samples"], tuple(case.inputs.shape[1:])
+    square = max(1, round(settings["square_side"] * min(shape[1:])))
+    key = case.key
+    masks = square_removals(generator(seed, key.profile, key.model, key.image, "infidelity", n, square), n, shape, square)
+    attribution = case.attribution().double()[0]
+    with torch.no_grad():
+        removed = torch.cat([case.explainer.model((x * (1 - masks[k].double())).unsqueeze(0).float()) for k in range(n)])
+    drop = logits[case.target] - removed.double()[:, case.target]
+    explained = (attribution * masks.double()).flatten(1).sum(1)
+    beta = (explained * drop).mean() / (explained ** 2).mean()
+    assert math.isclose(value["infidelity"], float(((beta * explained - drop) ** 2).mean()), rel_tol=1e-3)
+
+    curves = case.metric("road").details
+    gap = sum(l - m for l, m in zip(curves["lerf"], curves["morf"])) / len(curves["morf"])
+    assert math.isclose(value["road"], gap, rel_tol=1e-9, abs_tol=1e-12)
+    assert list(curves["fractions"]) == list(METRICS["road"].settings["quick"]["fractions"])
+'''
+
+
+def test_each_builtin_metric_is_wired_to_its_definition(metrics_project: pytest.Pytester) -> None:
+    """The registry entries and the case compute what the metrics' definitions say, recomputed by hand from
+    the case's own explanations, perturbations and model (a swapped reference, a mean for a maximum or a
+    metric scored on another attribution fails here, not only in the pure functions' tests)."""
+    metrics_project.makepyfile(test_wiring=WIRING)
+    result = metrics_project.runpytest("test_wiring.py")
+    result.assert_outcomes(passed=4)
