@@ -176,6 +176,14 @@ def test_a_metric_undefined_for_a_case_is_inconclusive_never_a_pass(metrics_proj
                                  "*inconclusive: tinynet.build-IG-b: undefined_on_b: no defined value on b*"])
     assert set(_metric_values(metrics_project.path, "undefined_on_b", "odd")) == {("tinynet.build", m, "a") for m in ("IG", "LRP")}
     assert not (metrics_project.path / "baselines.json").exists()
+    # a value that was recorded and is now undefined is a change, never inconclusive
+    path = metrics_project.path / "undefined_on_b.json"
+    data = json.loads(path.read_text())
+    data["profiles"]["odd"]["tinynet.build"]["IG"]["b"] = {"value": 1.0}
+    path.write_text(json.dumps(data))
+    again = metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-strict", "-k", "not test_max_sensitivity")
+    again.assert_outcomes(passed=2, failed=1, skipped=1, deselected=1)
+    again.stdout.fnmatch_lines(["*undefined_on_b of tinynet.build-IG-b was recorded as 1 and is no longer defined: no defined value on b*"])
 
 
 def test_recording_other_metrics_leaves_the_max_sensitivity_baselines_alone(metrics_project: pytest.Pytester) -> None:

@@ -41,6 +41,9 @@ METHODS = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBa
 SENSITIVITY_SNAPSHOT = ("suites/test_sensitivity.py", "suites/test_snapshot.py")
 GATE_SUITES = (*SENSITIVITY_SNAPSHOT, "suites/test_sanity.py")
 SNAPSHOT_SUITE = ("suites/test_snapshot.py",)
+METRICS_SUITE = "suites/test_metrics.py"
+METRIC_FILES = ("avg_sensitivity", "infidelity", "ris", "ros", "road")
+"""The quick profile's other metrics: each a baselines file beside max sensitivity's, 5 tests a case."""
 
 pytestmark = pytest.mark.mutation
 Case = tuple[str, str]
@@ -80,6 +83,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     baselines = json.loads((REPO / "fixtures/baselines/max_sensitivity.json").read_text())
     _copy_entries(baselines["profiles"], SOURCE_MODEL, MODEL_ID)
     (root / "baselines.json").write_text(json.dumps(baselines))
+    for metric in METRIC_FILES:
+        data = json.loads((REPO / f"fixtures/baselines/{metric}.json").read_text())
+        _copy_entries(data["profiles"], SOURCE_MODEL, MODEL_ID)
+        (root / f"{metric}.json").write_text(json.dumps(data))
     snapshots = root / "snapshots"
     snapshots.mkdir()
     data = json.loads((REPO / "fixtures/baselines/snapshots/quick.json").read_text())
@@ -98,7 +105,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The wrapper's id differs from efficientnet_lite0's, and so do its method draws: its stochastic cases'
     # values and maps are its own. Record them unmutated (the copied spreads and noise, the estimator's,
     # are kept), so every row compares with what this very model gives when nothing changed.
-    recorded = run_gate(root, "", SENSITIVITY_SNAPSHOT, METHODS, "--xai-update-baselines")
+    recorded = run_gate(root, "", (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS, "--xai-update-baselines")
     assert recorded.returncode == 0 and not recorded.failed and not recorded.skipped, recorded.output[-3000:]
     return root
 
@@ -121,9 +128,11 @@ def run_gate(project: Path, mutation: str, suites: tuple[str, ...], methods: tup
         name = case.get("name", "")
         if name.endswith("[NOTSET]"):
             continue  # a suite whose methods marker selected none of this run's methods
-        match = re.fullmatch(rf"test_(\w+)\[{re.escape(MODEL_ID)}-(.+)-(\w+)\](?:@xai-case=.*)?", name)  # xdist: @group
+        photos = "|".join(PHOTOS)
+        match = re.fullmatch(rf"test_(\w+)\[{re.escape(MODEL_ID)}-(.+)-({photos})(?:-(\w+))?\](?:@xai-case=.*)?", name)  # xdist: @group
         assert match, f"unexpected test {name}\n{output[-3000:]}"
-        check, method, photo = match.groups()
+        check, method, photo, metric = match.groups()
+        check = f"{check} {metric}" if metric else check
         key = (method, photo)
         children = {child.tag: child for child in case}
         skip = children.get("skipped")
@@ -242,8 +251,9 @@ BENIGN = [
     # an NCHW model is several times slower here: its snapshots and fingerprints (the numbers the memory
     # format moves most) in CI; its max sensitivity (6.3e-5) is measured by benchmarks/numeric_floor.py
     ("nchw_model", "nchw", (), SNAPSHOT_SUITE, METHODS),
-    ("other_batch_sizes", "batch_sizes", (), SENSITIVITY_SNAPSHOT, BATCHED),
-    ("xdist_two_workers", "", ("-p", "xdist", "-n", "2"), SENSITIVITY_SNAPSHOT, METHODS),
+    ("other_batch_sizes", "batch_sizes", (), (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), BATCHED),
+    # -n 2 with the metrics: each worker's one thread is the one_thread row's max sensitivity and metrics
+    ("xdist_two_workers", "", ("-p", "xdist", "-n", "2"), (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS),
 ]
 
 
@@ -280,6 +290,6 @@ def test_a_reseed_fails_every_moved_number_as_monte_carlo_noise(project: Path) -
 
 
 def expected_tests(suites: tuple[str, ...]) -> int:
-    """How many tests of a case the sensitivity and snapshot suites hold."""
-    count = {"suites/test_sensitivity.py": 1, "suites/test_snapshot.py": 2}
+    """How many tests of a case the sensitivity, snapshot and metrics suites hold."""
+    count = {"suites/test_sensitivity.py": 1, "suites/test_snapshot.py": 2, METRICS_SUITE: len(METRIC_FILES)}
     return sum(count[suite] for suite in suites)

@@ -56,8 +56,29 @@ class BaselineGate:
         if result.undefined:
             from xai_eval.measure.verdicts import INCONCLUSIVE, Inconclusive
 
+            recorded = self._store_of(metric).entries.get(case.key)
+            if recorded is not None and math.isfinite(recorded.value) and not self.update:
+                raise AssertionError(
+                    f"{metric} of {case.id} was recorded as {recorded.value:.6g} and is no longer defined: "
+                    f"{result.undefined}; something changed what it is computed from (if intended, accept it with "
+                    f"{UPDATE_FLAG})"
+                )
             raise Inconclusive(f"{INCONCLUSIVE}: {case.id}: {metric}: {result.undefined}")
         self.check(case, result.value, metric, dict(result.details))
+
+    def _store_of(self, metric: str) -> BaselineStore:
+        """The baselines of ``metric``: max sensitivity's file, or the metric's own file beside it; a metric the
+        profile does not run has none (one line, not another metric's file)."""
+        if metric == MAX_SENSITIVITY:
+            return self.store
+        if metric not in self.session.metric_baselines:
+            from xai_eval.errors import XaiEvalError
+
+            raise XaiEvalError(
+                f"{runnable_nodeid(self.node)}: metric {metric!r} is not in profile {self.session.settings.profile!r}'s "
+                "metrics list; add it to the profile's metrics = [...] to gate it"
+            )
+        return self.session.metric_baselines[metric]
 
     def check(self, case: CaseRun, value: float, metric: str = MAX_SENSITIVITY,
               details: dict[str, object] | None = None) -> None:
@@ -72,7 +93,7 @@ class BaselineGate:
 
         spec = get_metric(metric)
         settings = self.session.settings
-        store = self.session.metric_baselines.get(metric, self.store)
+        store = self._store_of(metric)
         entry = store.entries.get(case.key)
         threshold = self.session.thresholds.of(case.key, case.profile.base) if metric == MAX_SENSITIVITY else None
         spread = None

@@ -216,7 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append((METRIC_PROPERTY, metric))
     strict = xai_session_of(item.config).settings.strict
     if strict and report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
-        reason = str(report.longrepr[2]).removeprefix("Skipped: ")  # an Inconclusive never gets here
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         if call.excinfo is not None and call.excinfo.typename == "Inconclusive":
             return report  # the check ran and could not decide: counted in the summary, never a pass
         report.outcome = "failed"
