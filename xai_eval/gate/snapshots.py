@@ -14,7 +14,7 @@ Layout of a snapshots folder (default: ``snapshots/`` beside the baselines file)
 like pytest-regressions' ``ndarrays_regression``: arrays in ``.npz``, everything a reviewer reads in JSON.
 ``noise`` is how far other seeds move the map (``--xai-calibrate K``; null until calibrated). Both files are
 written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same values
-(sorted keys; zip members with a fixed date, mode and compression level: :func:`_npz_bytes`).
+(sorted keys; zip members stored with a fixed date, mode and host: :func:`_npz_bytes`).
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ class SnapshotStore:
 
 def _npz_bytes(arrays: dict[str, Any]) -> bytes:
     """An ``.npz`` that ``numpy.load`` reads, written member by member so that the same arrays give the same
-    bytes on every machine: sorted names, a fixed date and mode, sizes known up front (no zip64 records,
-    whose presence ``numpy.savez_compressed`` leaves to the zipfile version), deflate level 6."""
+    bytes on every machine: sorted names, a fixed date, mode and host system, sizes known up front (no zip64
+    records, whose presence ``numpy.savez_compressed`` leaves to the zipfile version), and stored, not
+    deflated (a deflate stream depends on the zlib build; compressing saves only a sixth here)."""
     import zipfile
 
     import numpy as np
@@ -138,8 +139,8 @@ def _npz_bytes(arrays: dict[str, Any]) -> bytes:
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-            archive.writestr(info, member.getvalue(), compresslevel=6)
+            info.compress_type, info.external_attr, info.create_system = zipfile.ZIP_STORED, 0o644 << 16, 3
+            archive.writestr(info, member.getvalue())
     return buffer.getvalue()
 
 
