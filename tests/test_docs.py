@@ -402,8 +402,8 @@ def test_the_command_checks_report_an_unknown_option_and_an_invalid_command(caps
     text = ("```bash\npython -m pip install -e . && python -m pytest suites/ --xai-strict -n 2  # ok\n"
             "pytest suites/ --splits 4 --xai-shiny \\\n    --benchmark-jason=x.json\n"
             "xai-eval report run.json --out report/\nxai-eval report run.json\n```\n"
-            "      - run: >-\n          python -m pytest suites/\n          --xai-profile paper --no-such-flag\n"
+            "```yaml\n      - run: >-\n          python -m pytest suites/\n          --xai-profile paper --no-such-flag\n```\n"
             "Run `pytest suites/ --xai-nope`; see also --xai-gone.\n")
     known = {"--xai-strict", "-n", "--splits", "--xai-profile", "--benchmark-json"}
-    assert unknown_pytest_options(text, known) == ["--benchmark-jason", "--xai-gone", "--xai-nope", "--xai-shiny"]
+    assert unknown_pytest_options(text, known) == ["--benchmark-jason", "--no-such-flag", "--xai-gone", "--xai-nope", "--xai-shiny"]
     assert invalid_xai_eval_commands(text) == ["xai-eval report run.json"]
