@@ -25,6 +25,13 @@ def test_missing_baseline_fails_and_says_how_to_create_it(gate_project: pytest.P
     assert not (gate_project.path / "baselines.json").exists()
 
 
+def test_without_xdist_the_case_groups_raise_no_unknown_mark_warning(gate_project: pytest.Pytester) -> None:
+    """Every case is marked with its xdist_group; a user without pytest-xdist sees no warning about it."""
+    result = gate_project.runpytest_subprocess("-p", "no:xdist", "-W", "error::pytest.PytestUnknownMarkWarning",
+                                               "--xai-update-baselines")
+    result.assert_outcomes(passed=4)
+
+
 def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
     gate_project.runpytest().assert_outcomes(failed=4)
 

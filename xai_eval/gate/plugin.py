@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "xai_metric(name): this test gates the metric NAME; it runs only in profiles whose metrics list it"
     )
+    # every case carries its xdist_group (whole cases on one worker); without pytest-xdist the mark is unknown
+    config.addinivalue_line("markers", "xdist_group(name): the xdist group of a gate case's tests (pytest-xdist's)")
     workerinput = getattr(config, "workerinput", None)
     try:
         settings = resolve(config)
