@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def gate_case(method: str = "IG", image: str = "coffee", threads: int | None = None) -> Any:
     """The gate's own case (quick profile, efficientnet_lite0, channels_last): a ``CaseRun``."""
-    from xai_eval.gate.session import XaiSession
-    from xai_eval.gate.settings import Settings
+    from xai_eval.engine.session import XaiSession
+    from xai_eval.config.settings import Settings
     from xai_eval.records.keys import CaseKey
 
     settings = Settings(images=REPO / "fixtures/images", baselines=REPO / "fixtures/baselines/max_sensitivity.json",

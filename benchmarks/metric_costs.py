@@ -26,9 +26,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from xai_eval.explain.methods import METHODS
-    from xai_eval.gate.metrics import MAX_SENSITIVITY, METRICS, get_metric
-    from xai_eval.gate.session import XaiSession
-    from xai_eval.gate.settings import Settings
+    from xai_eval.measure.metrics import MAX_SENSITIVITY, METRICS, get_metric
+    from xai_eval.engine.session import XaiSession
+    from xai_eval.config.settings import Settings
     from xai_eval.records.keys import CaseKey
 
     settings = Settings(profile=args.profile, images=REPO / "fixtures/images", threads=args.threads,

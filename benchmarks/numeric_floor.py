@@ -55,7 +55,7 @@ def gate(folder: Path, suites: tuple[str, ...], *args: str, mutation: str = "") 
 
 def drifts(folder: Path, results: Path) -> dict[str, float]:
     """The largest drift of each recorded number in ``results`` against the recorded reference."""
-    from xai_eval.gate.metrics import METRICS
+    from xai_eval.measure.metrics import METRICS
     from xai_eval.measure.fingerprint import Fingerprint, gradient_change
 
     snapshots = folder / "snapshots" / "quick.json"
@@ -105,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from xai_eval.gate.metrics import METRICS
+    from xai_eval.measure.metrics import METRICS
     from xai_eval.records import floors
 
     suites = SUITES[args.suites]

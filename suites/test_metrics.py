@@ -1,6 +1,6 @@
 """Every other metric of the profile, each gated like max sensitivity (``suites/test_sensitivity.py``).
 
-The profile's ``metrics`` list chooses them (:mod:`xai_eval.gate.metrics`: average sensitivity, infidelity,
+The profile's ``metrics`` list chooses them (:mod:`xai_eval.measure.metrics`: average sensitivity, infidelity,
 relative input and output stability, ROAD, and any registered in a ``conftest.py``); each is compared with
 its own baselines, ``METRIC.json`` beside the max-sensitivity baselines file.
 """

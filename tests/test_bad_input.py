@@ -175,7 +175,7 @@ def test_nan_max_sensitivity_fails_and_is_never_accepted(gate_project: pytest.Py
     gate_project.makeconftest(
         """
         import pytest
-        from xai_eval.gate.cases import CaseRun
+        from xai_eval.engine.cases import CaseRun
 
         @pytest.fixture(autouse=True)
         def nan_metric(monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xai_eval.gate.baselines import BaselineEntry, BaselineStore
+from xai_eval.stores.baselines import BaselineEntry, BaselineStore
 from xai_eval.measure.spread import Spread
 from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError

@@ -21,7 +21,7 @@ def test_metric(xai_case, xai_metric, xai_baselines):
 USER_METRIC = '''
 import math
 
-from xai_eval.gate.metrics import MetricSpec, MetricValue, register_metric
+from xai_eval.measure.metrics import MetricSpec, MetricValue, register_metric
 
 
 def positive_share(case, seed, settings):
@@ -196,7 +196,7 @@ def test_recording_other_metrics_leaves_the_max_sensitivity_baselines_alone(metr
         data = json.loads((metrics_project.path / f"{metric}.json").read_text())
         assert data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["spread"]["k"] == 6, metric
         again = (metrics_project.path / f"{metric}.json").read_bytes()
-        from xai_eval.gate.baselines import BaselineStore
+        from xai_eval.stores.baselines import BaselineStore
 
         BaselineStore.load(metrics_project.path / f"{metric}.json", metric).save()
         assert (metrics_project.path / f"{metric}.json").read_bytes() == again  # re-saving gives the same bytes
@@ -243,7 +243,7 @@ import math
 import torch
 
 from xai_eval.explain.randomness import generator
-from xai_eval.gate.metrics import METRICS
+from xai_eval.measure.metrics import METRICS
 from xai_eval.measure.infidelity import square_removals
 from xai_eval.measure.road import road
 

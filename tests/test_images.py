@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.images import load_manifest
+from xai_eval.config.images import load_manifest
 
 from .conftest import MANIFEST, write_png
 

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.images import load_manifest
+from xai_eval.config.images import load_manifest
 from xai_eval.models import ModelBundle, WeightsMissing, load_model
 from xai_eval.models.registry import RESNET18_ENV, RESNET18_FILE, resnet18_weights_path
 

@@ -6,6 +6,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 import xai_eval
 
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
@@ -22,3 +24,18 @@ def test_the_distribution_is_pytest_xai_eval_and_provides_the_plugin_and_the_com
     assert points[("pytest11", "xai_eval")] == "xai_eval.gate.plugin"
     assert points[("console_scripts", "xai-eval")] == "xai_eval.report.cli:main"
     assert "Framework :: Pytest" in installed.metadata.get_all("Classifier")
+
+
+def test_the_old_metric_registry_path_works_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    import xai_eval
+    from xai_eval.measure import metrics
+
+    sys.modules.pop("xai_eval.gate.metrics", None)
+    with pytest.warns(DeprecationWarning, match="xai_eval.gate.metrics moved to xai_eval.measure.metrics"):
+        old = importlib.import_module("xai_eval.gate.metrics")
+    assert old.register_metric is metrics.register_metric and old.MetricSpec is metrics.MetricSpec
+    assert xai_eval.register_metric is metrics.register_metric  # the new short path
+    assert xai_eval.ModelBundle.__module__ == "xai_eval.models.bundle"

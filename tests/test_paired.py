@@ -12,7 +12,7 @@ from torch import nn
 from xai_eval.explain.explainer import Explainer
 from xai_eval.explain.methods import METHODS, get_method
 from xai_eval.explain.randomness import MethodDraws, generator
-from xai_eval.gate.profiles import BUILTIN_PROFILES
+from xai_eval.config.profiles import BUILTIN_PROFILES
 from xai_eval.measure.sensitivity import max_sensitivity, uniform_perturbations
 
 ALL_METHODS = ["IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop", "GuidedGradCAM"]

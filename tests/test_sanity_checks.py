@@ -13,7 +13,7 @@ from xai_eval.explain.explainer import Explainer
 from xai_eval.explain.methods import MethodSpec, get_method
 from xai_eval.explain.paired import PairedGradientShap
 from xai_eval.explain.randomness import MethodDraws
-from xai_eval.gate.profiles import BUILTIN_PROFILES
+from xai_eval.config.profiles import BUILTIN_PROFILES
 from xai_eval.measure import checks, sanity, verdicts
 
 

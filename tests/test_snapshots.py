@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.snapshots import SnapshotStore
+from xai_eval.stores.snapshots import SnapshotStore
 from xai_eval.measure import fingerprint as fp
 from xai_eval.measure.similarity import (
     MapDistance,

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.thresholds import parse_thresholds
+from xai_eval.config.thresholds import parse_thresholds
 from xai_eval.records.keys import CaseKey
 
 from .test_bad_input import _assert_one_line_error

@@ -1,1 +1,1 @@
-"""How pytest gates it: the plugin, its settings and session, cases, baselines and the summary."""
+"""The pytest face: the plugin, its options, the assertions, the summary, xdist and shard glue, benchmark hooks."""

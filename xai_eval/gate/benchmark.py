@@ -13,51 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from xai_eval.engine.provenance import versions
 from xai_eval.records.maps import EXTRA_INFO_KEY, encode_map, encode_png
 
 if TYPE_CHECKING:
-    from xai_eval.gate.cases import CaseRun
-    from xai_eval.gate.session import XaiSession
+    from xai_eval.engine.cases import CaseRun
+    from xai_eval.engine.session import XaiSession
 
 
 DEFAULT_ROUNDS = 3
-
-
-def versions() -> dict[str, str]:
-    """The versions that compute the numbers; ``xai_eval``'s tells ``xai-eval compare`` whether two runs'
-    numbers come from the same xai-eval numerics."""
-    import captum
-    import torch
-    import torchvision
-
-    import xai_eval
-
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "captum": captum.__version__,
-            "xai_eval": xai_eval.__version__}
-
-
-def work_info(session: XaiSession) -> dict[str, Any]:
-    """What the run was asked to compute, whatever the hardware: ``xai-eval compare`` refuses runs that differ
-    here. The profile's settings as resolved, the models and methods requested (a method the device skipped
-    still counts), and each photo's id with a digest of its file."""
-    import dataclasses
-    import hashlib
-
-    from xai_eval.models.registry import model_id
-
-    profile = {
-        field.name: getattr(session.profile, field.name)
-        for field in dataclasses.fields(session.profile) if field.name not in ("name", "methods")
-    }
-    profile["methods"] = {method: dict(kwargs) for method, kwargs in session.profile.methods.items()}
-    profile["metrics"] = list(session.profile.metrics)
-    profile["metric_settings"] = {metric: dict(values) for metric, values in session.profile.metric_settings.items()}
-    return {
-        "profile_settings": profile,
-        "models": [model_id(spec) for spec in session.settings.models],
-        "methods": list(session.method_names),
-        "photos": {entry.id: hashlib.sha256(entry.path.read_bytes()).hexdigest()[:16] for entry in session.images},
-    }
 
 
 def machine_info_extras(session: XaiSession) -> dict[str, Any]:
@@ -105,7 +69,7 @@ def time_attribution(benchmark: Any, case: CaseRun, *, rounds: int) -> None:
 
 def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
     """Add the run's metric and sanity results to each xai-eval benchmark, and the images once."""
-    from xai_eval.gate.metrics import METRICS
+    from xai_eval.measure.metrics import METRICS
     from xai_eval.records.results import case_records, method_metrics
 
     by_pair = method_metrics(case_records(session.results, session.sanity).values())
@@ -128,4 +92,4 @@ def enrich_json(output_json: dict[str, Any], session: XaiSession) -> None:
                            "rtol": METRICS[name].rtol, "atol": METRICS[name].atol} for name in ran if name in METRICS},
     }
     if any(EXTRA_INFO_KEY in bench.get("extra_info", {}) for bench in output_json.get("benchmarks", [])):
-        output_json[EXTRA_INFO_KEY]["work"] = work_info(session)  # the session prepared: its cases ran
+        output_json[EXTRA_INFO_KEY]["work"] = session.work_info()  # the session prepared: its cases ran

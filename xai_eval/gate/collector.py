@@ -9,10 +9,11 @@ import shlex
 
 import pytest
 
+from xai_eval.gate.summary import excluded
 from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY
-from xai_eval.gate.baselines import UPDATE_FLAG
-from xai_eval.gate.metrics import MAX_SENSITIVITY
-from xai_eval.gate.session import XaiSession
+from xai_eval.stores.baselines import UPDATE_FLAG
+from xai_eval.measure.metrics import MAX_SENSITIVITY
+from xai_eval.engine.session import XaiSession
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
@@ -31,12 +32,6 @@ def skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
     return re.sub(r"^[\w.]*(Skipped|Inconclusive): ", "", text)
-
-
-def reason_kind(reason: str) -> str:
-    """``missing device``, ``missing weights``, ``not applicable``, ``inconclusive`` or ``other``."""
-    head = reason.split(":", 1)[0]
-    return head if head in ("missing device", "missing weights", "not applicable", "inconclusive") else "other"
 
 
 def xai_options(args: list[str]) -> list[str]:
@@ -114,11 +109,11 @@ class ResultCollector:
             write_results(xs.settings.results, xs.results, xs.sanity, xs.run_info(), xs.snapshot_results)
         # the files are read here, not from the session: xdist's controller never prepared it
         if xs.settings.update_baselines and xs.results:
-            from xai_eval.gate.recording import record_baselines
+            from xai_eval.stores.recording import record_baselines
 
             xs.update_counts = record_baselines(xs.settings.baselines, xs.results)
         if xs.settings.update_baselines and xs.snapshot_results:
-            from xai_eval.gate.recording import record_snapshots
+            from xai_eval.stores.recording import record_snapshots
 
             xs.snapshot_counts = record_snapshots(xs.settings.snapshots_folder, xs.snapshot_results)
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
@@ -175,6 +170,8 @@ class ResultCollector:
             line = skip_counts(self.skips.values(), strict=xs.settings.strict)
             if line:
                 tr.write_line(line)
+            for model, method, reason in excluded(xs.settings.exclude):
+                tr.write_line(f"xai-eval: {model} {method} not run, by [tool.xai_eval.exclude] in {xs.settings.config_file}: {reason}")
             if self.all_skipped:
                 tr.write_line("xai-eval: every case skipped, so nothing was gated; failing the run (see the reasons above)")
 
@@ -188,6 +185,3 @@ class ResultCollector:
         command = shlex.join(["pytest", *options, UPDATE_FLAG, *failing])
         tr.write_line("")
         tr.write_line(f"xai-eval: {len(failing)} check(s) outside their baselines or snapshots; to accept the new values run: {command}")
-
-
-

@@ -23,12 +23,17 @@ from collections.abc import Callable
 
 import pytest
 
-from xai_eval.gate.cases import case_key_of
 from xai_eval.records.keys import CaseKey
 
 GROUP_PREFIX = "xai-case="
 WORKER_INPUT_KEY = "xai_eval_loadgroup"
 RUNNABLE_NODEID = pytest.StashKey[str]()
+
+
+def case_key_of(item: object) -> CaseKey | None:
+    """The case a pytest item was parametrized with (``xai_case``), or None for any other test."""
+    key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
+    return key if isinstance(key, CaseKey) else None
 
 
 def group_cases_by_default(config: pytest.Config, uses_xai_eval: Callable[[pytest.Config], bool]) -> None:

@@ -1,7 +1,7 @@
 """The pytest plugin (registered through the ``pytest11`` entry point ``xai_eval``).
 
-Thin by design: options come from :mod:`xai_eval.gate.settings`, per-run state lives
-in :class:`xai_eval.gate.session.XaiSession`, created once in ``pytest_configure``, and the
+Thin by design: options come from :mod:`xai_eval.config.settings`, per-run state lives
+in :class:`xai_eval.engine.session.XaiSession`, created once in ``pytest_configure``, and the
 end of the run (results file, baseline update, summary) in :mod:`xai_eval.gate.collector`.
 torch is only imported when a suite asks for a case.
 """
@@ -12,11 +12,12 @@ from collections.abc import Callable, Generator
 
 import pytest
 
-from xai_eval.errors import DeviceUnavailable, NotApplicable, XaiEvalError
+from xai_eval.errors import DeviceUnavailable, Inconclusive, NotApplicable, XaiEvalError
 from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
-from xai_eval.gate.cases import CaseRun, case_key_of
+from xai_eval.engine.cases import CaseRun
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
+    case_key_of,
     add_missing_group_suffixes,
     group_cases_by_default,
     listen_as_worker,
@@ -24,10 +25,11 @@ from xai_eval.gate.distribution import (
     runnable_nodeid,
     tell_worker,
 )
-from xai_eval.gate.metrics import OWN_TESTS
-from xai_eval.gate.session import XaiSession
+from xai_eval.measure.metrics import OWN_TESTS
+from xai_eval.engine.session import XaiSession
 from xai_eval.gate.sharding import shard_of, split_whole_cases
-from xai_eval.gate.settings import add_options, check_outputs, resolve, uses_xai_eval
+from xai_eval.config.settings import check_outputs
+from xai_eval.gate.options import add_options, settings_of, uses_xai_eval
 from xai_eval.records.keys import case_id
 from xai_eval.records.results import SanityRecord
 
@@ -55,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): the xdist group of a gate case's tests (pytest-xdist's)")
     workerinput = getattr(config, "workerinput", None)
     try:
-        settings = resolve(config)
+        settings = settings_of(config)
         if workerinput is None and not config.option.collectonly:  # the controller writes the files
             check_outputs(settings)
     except XaiEvalError as exc:
@@ -123,7 +125,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def xai_session(request: pytest.FixtureRequest) -> XaiSession:
-    """The run's :class:`~xai_eval.gate.session.XaiSession`."""
+    """The run's :class:`~xai_eval.engine.session.XaiSession`."""
     return xai_session_of(request.config)
 
 
@@ -158,6 +160,24 @@ def xai_record(request: pytest.FixtureRequest, xai_case: CaseRun) -> Callable[..
         request.node.user_properties.append((SANITY_PROPERTY, SanityRecord.of(xai_case, check, values).to_property()))
 
     return record
+
+
+@pytest.fixture
+def xai_sanity(request: pytest.FixtureRequest, xai_record: Callable[..., None]) -> Callable[[CaseRun, str], None]:
+    """Runs one sanity check of :mod:`xai_eval.engine.sanity` on a case, records its numbers and enforces its
+    verdict: ``xai_sanity(xai_case, "completeness")``. A check the method is known to fail runs as a strict xfail."""
+    from xai_eval.engine.sanity import known_failure, run_check
+
+    def check(case: CaseRun, name: str) -> None:
+        __tracebackhide__ = True
+        reason = known_failure(name, case.key.method)
+        if reason:
+            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
+        outcome = run_check(case, name)
+        xai_record(name, **outcome.values)
+        outcome.verdict.enforce(case.id)
+
+    return check
 
 
 @pytest.fixture
@@ -202,6 +222,22 @@ def xai_snapshots(request: pytest.FixtureRequest, xai_session: XaiSession) -> Sn
     """Asserts a case's explanation against its snapshot and the model against its fingerprint:
     ``xai_snapshots.check_snapshot(case)``, ``xai_snapshots.check_fingerprint(case)``."""
     return SnapshotGate(request.node, xai_session)
+
+
+class InconclusiveSkip(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """How a test reports :class:`~xai_eval.errors.Inconclusive`: a skip (its reason starts with ``inconclusive:``)."""
+
+
+InconclusiveSkip.__name__ = InconclusiveSkip.__qualname__ = "Inconclusive"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A check that ran and could not decide is a visible skip, never a pass (nor a failure)."""
+    try:
+        return (yield)
+    except Inconclusive as exc:
+        raise InconclusiveSkip(str(exc), _use_item_location=True) from None
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from xai_eval.gate.cases import case_key_of
-from xai_eval.gate.distribution import GROUP_PREFIX, runnable_nodeid
+from xai_eval.gate.distribution import GROUP_PREFIX, case_key_of, runnable_nodeid
 
 SPLIT_PLUGIN = "pytestsplitplugin"
 """The name pytest-split registers its splitting plugin under when ``--splits`` and ``--group`` are given."""

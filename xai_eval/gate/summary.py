@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def _metric_cell(r: CaseResult) -> str:
 
 def metrics_table(results: Sequence[CaseResult]) -> list[str]:
     """One row per case, one column per metric: its value, and what its change means when it changed."""
-    from xai_eval.gate.metrics import METRICS
+    from xai_eval.measure.metrics import METRICS
 
     present = {r.metric for r in results}
     metrics = [name for name in METRICS if name in present] + sorted(present - set(METRICS))
@@ -150,7 +150,7 @@ def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
     """Lines naming the cases whose spread under other seeds exceeds ``LOOSE_SPREAD`` (never hidden), per metric."""
-    from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
+    from xai_eval.stores.baselines import BaselineStore, metric_baselines_path
     from xai_eval.measure.spread import LOOSE_SPREAD, Spread
 
     entries = {}
@@ -177,10 +177,22 @@ def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
     return lines
 
 
+def reason_kind(reason: str) -> str:
+    """``missing device``, ``missing weights``, ``not applicable``, ``inconclusive`` or ``other``."""
+    head = reason.split(":", 1)[0]
+    return head if head in ("missing device", "missing weights", "not applicable", "inconclusive") else "other"
+
+
+def excluded(exclude: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str, str]]:
+    """The (model id, method, reason) pairs of ``[tool.xai_eval.exclude]``, sorted: cases that never run, listed so
+    that nothing goes green by not running."""
+    from xai_eval.models.registry import model_id
+
+    return sorted((model_id(spec), method, reason) for spec, methods in exclude.items() for method, reason in methods.items())
+
+
 def skip_counts(reasons: Iterable[str], *, strict: bool) -> str:
     """One line counting skipped cases by kind of reason ('' when none skipped)."""
-    from xai_eval.gate.collector import reason_kind
-
     counts = Counter(reason_kind(reason) for reason in reasons)
     if not counts:
         return ""

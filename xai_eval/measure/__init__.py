@@ -1,1 +1,1 @@
-"""What is measured: max sensitivity and the sanity checks, as functions of explainers and tensors."""
+"""What is measured: metrics (and their registry), sanity checks, spreads and distances, as functions of explainers and tensors."""

@@ -1,7 +1,7 @@
 """Pass, fail or inconclusive: what each sanity check's numbers mean, as pure functions.
 
-A check that cannot be made informative reports *inconclusive*; the suite turns that into a visible
-skip (which ``--xai-strict`` fails), never a pass.
+A check that cannot be made informative reports *inconclusive*; the gate turns that into a visible
+skip, never a pass.
 """
 
 from __future__ import annotations
@@ -11,19 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from _pytest.outcomes import Skipped
-
+from xai_eval.errors import Inconclusive
 from xai_eval.measure import sanity
 from xai_eval.measure.checks import Completeness, Conservation, TargetDependence
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 INCONCLUSIVE = "inconclusive"
-
-
-class Inconclusive(Skipped):
-    """A check that ran and could not decide: reported as a skip whose reason starts with
-    ``inconclusive:``, counted in the summary, never a pass. ``--xai-strict`` fails skipped *cases*
-    (cases that did not run); it leaves these visible rather than failing them."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,8 @@ class Verdict:
     limit: float | None = None
 
     def enforce(self, case_id: str) -> None:
-        """Raise ``AssertionError`` on fail; skip the test, marked inconclusive, when not informative."""
+        """Raise ``AssertionError`` on fail; :class:`~xai_eval.errors.Inconclusive` when not informative (the
+        gate reports it as a skip marked inconclusive)."""
         __tracebackhide__ = True
         if self.outcome == "fail":
             raise AssertionError(f"{case_id}: {self.message}")

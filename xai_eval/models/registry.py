@@ -7,6 +7,7 @@ import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import check_readable
@@ -102,12 +103,30 @@ BUILTIN_MODELS: dict[str, Callable[..., ModelBundle]] = {
 MODEL_NAMES = tuple(BUILTIN_MODELS)
 
 
-def _import_callable(spec: str, where: str) -> Callable[..., ModelBundle]:
+def _import(module_name: str, root: Path | None) -> Any:
+    """Import ``module_name``; one that is not found is looked for in the project's folder ``root`` too (plain
+    ``pytest`` does not put it on ``sys.path``, ``python -m pytest`` does), which then stays on the path, last."""
+    import sys
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".")[0]
+        folder = None if root is None else str(Path(root).resolve())
+        if exc.name != top or folder is None or folder in sys.path or not (
+            (Path(folder) / f"{top}.py").is_file() or (Path(folder) / top).is_dir()
+        ):
+            raise
+        sys.path.append(folder)
+        return importlib.import_module(module_name)
+
+
+def _import_callable(spec: str, where: str, root: Path | None = None) -> Callable[..., ModelBundle]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise XaiEvalError(f"{where}: {spec!r} is neither a built-in model ({', '.join(MODEL_NAMES)}) nor module:callable")
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name, root)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - report any import failure in one line, sys.exit() too
         raise XaiEvalError(
             f"{where}: cannot import module {module_name!r} from {spec!r} "
@@ -127,13 +146,15 @@ def model_id(spec: str) -> str:
     return spec.replace(":", ".")
 
 
-def validate_model_name(spec: str, where: str = "--xai-model") -> None:
-    """Fail with one line if ``spec`` is not a built-in name or an importable ``module:callable``."""
+def validate_model_name(spec: str, where: str = "--xai-model", root: Path | None = None) -> None:
+    """Fail with one line if ``spec`` is not a built-in name or a ``module:callable`` importable (from ``root``,
+    the project's folder, too)."""
     if spec not in BUILTIN_MODELS:
-        _import_callable(spec, where)
+        _import_callable(spec, where, root)
 
 
-def load_model(spec: str, image_size: int, *, resnet18_weights: str | None = None, where: str = "--xai-model") -> ModelBundle:
+def load_model(spec: str, image_size: int, *, resnet18_weights: str | None = None, where: str = "--xai-model",
+               root: Path | None = None) -> ModelBundle:
     """Build the model for ``spec``: a built-in name or a user's ``module:callable``.
 
     A user callable is called as ``factory(image_size=...)`` if it accepts that
@@ -143,7 +164,7 @@ def load_model(spec: str, image_size: int, *, resnet18_weights: str | None = Non
         return resnet18(image_size, resnet18_weights).with_name(spec)
     if spec in BUILTIN_MODELS:
         return BUILTIN_MODELS[spec](image_size).with_name(spec)
-    factory = _import_callable(spec, where)
+    factory = _import_callable(spec, where, root)
     accepts_size = "image_size" in inspect.signature(factory).parameters
     try:
         bundle = factory(image_size=image_size) if accepts_size else factory()

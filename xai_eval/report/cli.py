@@ -1,6 +1,6 @@
 """The ``xai-eval`` command: ``report`` and ``compare`` over pytest-benchmark JSON reports, ``snapshots``
-over a results file, ``merge`` and ``record`` over the files of a run's shards, and ``profiles``, the
-effective settings of run profiles."""
+over a results file, ``merge`` and ``record`` over the files of a run's shards, ``profiles``, the
+effective settings of run profiles, and ``init``, a project's gate files."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         " --xai-results FILE) into the baselines file and the snapshots folder",
     )
     record.add_argument("files", type=Path, nargs="+", metavar="RESULTS.json", help="every shard's results file")
-    record.add_argument("--baselines", type=Path, required=True, metavar="FILE", help="the baselines file to write into")
+    record.add_argument("--baselines", type=Path, required=True, metavar="PATH",
+                        help="the baselines folder (or max sensitivity's .json file in it) to write into")
     record.add_argument(
         "--snapshots", type=Path, default=None, metavar="DIR", help="the snapshots folder (default: snapshots/ beside the baselines)"
     )
@@ -76,7 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--pyproject", type=Path, default=None, metavar="FILE",
         help="the project's pyproject.toml with [tool.xai_eval.profiles] (default: ./pyproject.toml if there is one)",
     )
+    init = commands.add_parser(
+        "init", help="write suites/, a baselines folder and a commented [tool.xai_eval] table into a project (overwrites nothing)"
+    )
+    init.add_argument("--dir", type=Path, default=Path("."), metavar="DIR", help="the project's folder (default: here)")
     return parser
+
+
+def _init(args: argparse.Namespace) -> int:
+    from xai_eval.report.init import init_project
+
+    for path in init_project(args.dir):
+        print(f"wrote {path}")
+    print("next: point models at your model in pyproject.toml, then record the baselines with: "
+          "pytest suites/test_sensitivity.py suites/test_metrics.py suites/test_snapshot.py --xai-calibrate 5")
+    return 0
 
 
 def _output_folder(out: Path) -> None:
@@ -162,14 +177,16 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
+    from xai_eval.config.settings import baselines_file
     from xai_eval.files import check_writable
-    from xai_eval.gate.recording import record_baselines, record_snapshots, recorded
+    from xai_eval.stores.recording import record_baselines, record_snapshots, recorded
     from xai_eval.report.merge import merge_results
     from xai_eval.report.run_files import read_results
 
     merged = merge_results([read_results(path) for path in args.files])
     where = " + ".join(str(path) for path in args.files)
     values, maps = recorded(merged["cases"], where)
+    args.baselines = baselines_file(args.baselines)
     snapshots = args.snapshots if args.snapshots is not None else args.baselines.parent / "snapshots"
     check_writable(args.baselines, "--baselines")
     try:
@@ -185,7 +202,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    from xai_eval.gate.profile_table import chosen, project_profiles, settings_table
+    from xai_eval.config.profile_table import chosen, project_profiles, settings_table
 
     default = Path("pyproject.toml")
     pyproject = args.pyproject if args.pyproject is not None else default if default.is_file() else None
@@ -261,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"report": _report, "snapshots": _snapshots, "compare": _compare, "merge": _merge, "record": _record,
-                    "profiles": _profiles}
+                    "profiles": _profiles, "init": _init}
         return commands[args.command](args)
     except XaiEvalError as exc:
         print(f"xai-eval: error: {exc}", file=sys.stderr)

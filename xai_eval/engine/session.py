@@ -1,24 +1,25 @@
-"""The gate's per-run state: settings, loaded models, cached cases and results."""
+"""A run's state: settings, loaded models, cached cases and results (the gate's and the API's alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
-from xai_eval.gate.snapshots import SnapshotStore
+from xai_eval.stores.baselines import BaselineStore, metric_baselines_path
+from xai_eval.stores.snapshots import SnapshotStore
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
-from xai_eval.gate.cases import CaseRun, ModelOnPhoto
-from xai_eval.gate.metrics import MAX_SENSITIVITY
+from xai_eval.engine.cases import CaseRun, ModelOnPhoto
+from xai_eval.measure.metrics import MAX_SENSITIVITY
 from xai_eval.errors import DeviceUnavailable, XaiEvalError
 from xai_eval.files import check_readable
-from xai_eval.gate.images import ImageEntry, load_manifest
+from xai_eval.config.images import ImageEntry, load_manifest
 from xai_eval.explain.methods import get_method
 from xai_eval.models.registry import load_model, model_id, validate_model_name
-from xai_eval.gate.profiles import Profile, get_profile, resolve_profiles
-from xai_eval.gate.settings import Settings
-from xai_eval.gate.thresholds import Thresholds, parse_thresholds
+from xai_eval.config.profiles import Profile, get_profile, resolve_profiles
+from xai_eval.config.settings import Settings
+from xai_eval.config.thresholds import Thresholds, parse_thresholds
 
 if TYPE_CHECKING:
     from xai_eval.explain.explainer import Explainer
@@ -26,16 +27,21 @@ if TYPE_CHECKING:
 
 
 class XaiSession:
-    """Created once per pytest run; validates inputs lazily, on first use by a suite."""
+    """Created once per run (in ``pytest_configure``, or by :func:`xai_eval.evaluate`); validates inputs lazily, on first use."""
 
-    def __init__(self, settings: Settings, workers: int = 1, shard: dict[str, int] | None = None) -> None:
+    def __init__(self, settings: Settings, workers: int = 1, shard: dict[str, int] | None = None,
+                 bundles: Mapping[str, ModelBundle] | None = None) -> None:
         self.settings = settings
+        self.given = dict(bundles or {})
+        """Models given as objects (the Python API), by the name in ``settings.models``: loaded from here, not
+        from the registry."""
         self.workers = workers
         self.shard = shard
         """``{"group": i, "splits": N}`` when this run is one shard of N (pytest-split), else None."""
         self._threads_applied = False
         self._prepared = False
         self.profile: Profile
+        self.profiles: dict[str, Profile] = {}
         self.images: tuple[ImageEntry, ...] = ()
         self.baselines: BaselineStore
         """Max sensitivity's baselines (``--xai-baselines``)."""
@@ -54,40 +60,62 @@ class XaiSession:
         self.update_counts: dict[str, tuple[Path, int, int]] = {}
         """Per metric whose baselines were written: the file, and its updated and new entries."""
 
-    def prepare(self) -> None:
-        """Validate names, the manifest, the images and the baselines file (one-line errors)."""
+    def prepare(self, *, stores: bool = True) -> None:
+        """Validate names, the manifest, the images and (unless ``stores`` is false: the API before a check) the
+        baselines and snapshots (one-line errors)."""
         if self._prepared:
             return
         s = self.settings
-        profiles = resolve_profiles(s.profile_tables, s.config_file)
-        self.profile = get_profile(s.profile, profiles)
+        self.profiles = resolve_profiles(s.profile_tables, s.config_file)
+        self.profile = get_profile(s.profile, self.profiles)
         for spec in s.models:
-            validate_model_name(spec)
+            if spec not in self.given:
+                validate_model_name(spec, root=s.root)
         for name in s.methods:
             get_method(name)
+        for spec, methods in s.exclude.items():
+            where = f"{s.config_file} [tool.xai_eval.exclude.\"{spec}\"]"
+            if spec not in s.models:
+                raise XaiEvalError(f"{where}: {spec!r} is not one of this run's models ({', '.join(s.models)}); "
+                                   "name the model as it is written in models")
+            for method in methods:
+                get_method(method, where=f"{where} {method}")
         self.images = load_manifest(s.images)
         for entry in self.images:
             entry.load()
-        if s.baselines.is_file():
-            check_readable(s.baselines, "a baselines file", "fix --xai-baselines (or baselines)")
-        self.baselines = BaselineStore.load(s.baselines)
+        if stores:
+            self.load_stores(s.baselines, s.snapshots_folder)
+        from xai_eval.explain.methods import METHODS
+
+        self.thresholds = parse_thresholds(s.thresholds, profiles=self.profiles, methods=METHODS, models=self.model_ids,
+                                           config_file=s.config_file)
+        self._prepared = True
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """The ids a baselines entry or a threshold may name: the built-in models and this run's."""
+        from xai_eval.models.registry import MODEL_NAMES
+
+        return (*MODEL_NAMES, *(model_id(m) for m in self.settings.models))
+
+    def load_stores(self, baselines: Path, snapshots: Path) -> None:
+        """Load and validate the baselines of the profile's metrics (max sensitivity's at ``baselines``, every other
+        metric's beside it) and the snapshots folder ``snapshots``."""
+        from xai_eval.explain.methods import METHODS
+
+        if baselines.is_file():
+            check_readable(baselines, "a baselines file", "fix --xai-baselines (or baselines)")
+        self.baselines = BaselineStore.load(baselines)
         self.metric_baselines = {MAX_SENSITIVITY: self.baselines}
         for metric in self.profile.metrics:
-            path = metric_baselines_path(s.baselines, metric)
+            path = metric_baselines_path(baselines, metric)
             if metric != MAX_SENSITIVITY:
                 if path.is_file():
                     check_readable(path, f"the {metric} baselines file", "make it readable or delete it")
                 self.metric_baselines[metric] = BaselineStore.load(path, metric)
-        self.snapshots = SnapshotStore.load(s.snapshots_folder)
-        from xai_eval.explain.methods import METHODS
-        from xai_eval.models.registry import MODEL_NAMES
-
-        models = (*MODEL_NAMES, *(model_id(m) for m in s.models))
+        self.snapshots = SnapshotStore.load(snapshots)
         for store in self.metric_baselines.values():
-            store.validate(profiles, METHODS, models)
-        self.thresholds = parse_thresholds(s.thresholds, profiles=profiles, methods=METHODS, models=models,
-                                           config_file=s.config_file)
-        self._prepared = True
+            store.validate(self.profiles, METHODS, self.model_ids)
 
     def calibration_seeds(self) -> list[int]:
         """The K seeds calibration recomputes each case under: never the small integers a user passes to
@@ -112,12 +140,18 @@ class XaiSession:
     def run_info(self) -> dict[str, Any]:
         """How this run computed its numbers, for the results file and the benchmark JSON: what ``xai-eval merge``
         requires its shards to share, and which shard of how many it was."""
-        from xai_eval.gate.benchmark import versions
+        from xai_eval.engine.provenance import versions
 
         info = {"profile": self.settings.profile, "seed": self.settings.seed, "device": self.settings.device,
                 "threads": self.threads, "workers": self.workers, "calibration_seeds": self.settings.calibrate,
                 "versions": versions()}
         return info if self.shard is None else {**info, "shard": self.shard}
+
+    def work_info(self) -> dict[str, Any]:
+        """What this run was asked to compute (:func:`xai_eval.engine.provenance.work_info`); after :meth:`prepare`."""
+        from xai_eval.engine.provenance import work_info
+
+        return work_info(self.profile, self.settings.models, self.method_names, self.images)
 
     def apply_threads(self) -> None:
         if not self._threads_applied:
@@ -133,11 +167,12 @@ class XaiSession:
         return self.settings.methods or tuple(METHODS)
 
     def case_keys(self) -> list[CaseKey]:
+        """Every case of the run: each model with each method (less those excluded for it) on each image."""
         self.prepare()
         return [
             CaseKey(self.profile.name, model_id(spec), method, image.id)
             for spec in self.settings.models
-            for method in self.method_names
+            for method in self.method_names if method not in self.settings.exclude.get(spec, {})
             for image in self.images
         ]
 
@@ -164,7 +199,11 @@ class XaiSession:
         device = self.device()
         if device.type == "cuda":
             _gated_numbers_on_cuda()
-        bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights)
+        if spec in self.given:
+            bundle = self.given[spec].with_name(spec)
+        else:
+            bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights,
+                                root=self.settings.root)
         _refuse_training_mode(spec, bundle.model)
         model = copy.deepcopy(bundle.model).eval().to(device)
         if bundle.channels_last:
@@ -197,7 +236,7 @@ class XaiSession:
     def explainer(self, model: str, method: str) -> Explainer:
         from xai_eval.explain.explainer import Explainer
 
-        from xai_eval.gate.cases import method_draws
+        from xai_eval.engine.cases import method_draws
 
         if (model, method) not in self._explainers:
             bundle = self.bundle(model)

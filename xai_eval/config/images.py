@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 MANIFEST_NAME = "manifest.toml"
+SHIPPED_IMAGES = Path(__file__).resolve().parent.parent / "data" / "images"
+"""The three fixture photos shipped in the package (coffee, cat, hopper; CC0 and public domain): the images
+of a project that names none (``fixtures/images`` in xai-eval's own repository is this folder)."""
 REQUIRED_KEYS = ("id", "file", "label", "class_name", "source", "licence")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")
 

@@ -14,18 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.profiles import BUILTIN_PROFILES, SHARED_KEYS, Profile, get_profile, resolve_profiles
+from xai_eval.config.profiles import BUILTIN_PROFILES, SHARED_KEYS, Profile, get_profile, resolve_profiles
 
 if TYPE_CHECKING:
     from xai_eval.explain.methods import MethodSpec
-    from xai_eval.gate.metrics import MetricSpec
+    from xai_eval.measure.metrics import MetricSpec
 
 BASELINES = {"none": "", "zeros": "baselines: zeros", "zeros_and_noise": "baselines: {zeros, N(0,1) noise}"}
 
 
 def project_profiles(pyproject: Path | None) -> dict[str, Profile]:
     """The built-in profiles and those under ``[tool.xai_eval.profiles]`` of ``pyproject`` (if given)."""
-    from xai_eval.gate.settings import profile_tables
+    from xai_eval.config.settings import profile_tables
 
     if pyproject is None:
         return dict(BUILTIN_PROFILES)
@@ -79,7 +79,7 @@ def _header(profile: Profile) -> str:
 def settings_table(profiles: Sequence[Profile]) -> str:
     """One column per profile: the shared settings, then every registered method's arguments."""
     from xai_eval.explain.methods import METHODS
-    from xai_eval.gate.metrics import METRICS
+    from xai_eval.measure.metrics import METRICS
 
     if not profiles:
         raise XaiEvalError("profiles: no profile to show")

@@ -29,7 +29,7 @@ from typing import Any
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_bytes, atomic_write_text
-from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.stores.baselines import UPDATE_FLAG
 from xai_eval.measure.fingerprint import Fingerprint
 from xai_eval.measure.similarity import SNAPSHOT_SIZE, MapNoise, Snapshot
 from xai_eval.records.keys import CaseKey

@@ -12,7 +12,7 @@ data in ``pyproject.toml``::
 
 A profile's per-method ``attribute()`` arguments are those of the profile it extends (for a built-in,
 the method registry's entry for it) updated with its ``methods`` table. It chooses which metrics run
-(``metrics = [...]``, names from :mod:`xai_eval.gate.metrics`; default: those of the profile it extends)
+(``metrics = [...]``, names from :mod:`xai_eval.measure.metrics`; default: those of the profile it extends)
 and may override their settings (``[tool.xai_eval.profiles.NAME.metric_settings.METRIC]``). Its baselines
 live under its own name.
 """
@@ -28,7 +28,7 @@ from xai_eval.errors import XaiEvalError
 
 if TYPE_CHECKING:
     from xai_eval.explain.methods import MethodSpec
-    from xai_eval.gate.metrics import MetricSpec
+    from xai_eval.measure.metrics import MetricSpec
 
 DEFAULT_METRICS = ("max_sensitivity", "avg_sensitivity", "infidelity", "ris", "ros", "road")
 """The metrics of both built-in profiles (``quick`` runs ROAD at fewer fractions; see the metric registry)."""
@@ -49,7 +49,7 @@ class Profile:
     methods: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per-method ``attribute()`` arguments that replace the base profile's."""
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    """The metrics that run, each gated against its own baselines (:mod:`xai_eval.gate.metrics`)."""
+    """The metrics that run, each gated against its own baselines (:mod:`xai_eval.measure.metrics`)."""
     metric_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per-metric settings that replace the base profile's."""
 
@@ -176,7 +176,7 @@ def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Pr
 
 def _metrics(value: Any, where: str) -> tuple[str, ...]:
     """A profile's ``metrics``: a non-empty list of registered metric names, each once."""
-    from xai_eval.gate.metrics import get_metric
+    from xai_eval.measure.metrics import get_metric
 
     if isinstance(value, tuple):
         return value
@@ -200,7 +200,7 @@ def _metric_value(key: str, value: Any, base: Any, where: str) -> Any:
 
 def _metric_settings(raw: Any, parent: Profile, name: str, config_file: str) -> dict[str, dict[str, Any]]:
     """A profile's ``metric_settings`` tables over its parent's: known keys, values typed like the parent's."""
-    from xai_eval.gate.metrics import get_metric
+    from xai_eval.measure.metrics import get_metric
 
     if not isinstance(raw, Mapping):
         raise XaiEvalError(f"{config_file} [tool.xai_eval.profiles.{name}] metric_settings: must be tables "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.gate.baselines import UPDATE_FLAG
+from xai_eval.stores.baselines import UPDATE_FLAG
 from xai_eval.records.results import CaseResult, SnapshotResult, results_of
 
 
@@ -21,8 +21,8 @@ def record_baselines(path: Path, results: Iterable[CaseResult]) -> dict[str, tup
     """Accept the values of ``results`` into each metric's baselines file (max sensitivity's at ``path``, every
     other metric's ``METRIC.json`` beside it); per metric, max sensitivity first: the file and the counts of
     updated and new entries."""
-    from xai_eval.gate.baselines import BaselineStore, metric_baselines_path
-    from xai_eval.gate.metrics import MAX_SENSITIVITY
+    from xai_eval.stores.baselines import BaselineStore, metric_baselines_path
+    from xai_eval.measure.metrics import MAX_SENSITIVITY
     from xai_eval.measure.spread import Spread
 
     results = list(results)
@@ -39,7 +39,7 @@ def record_baselines(path: Path, results: Iterable[CaseResult]) -> dict[str, tup
 def record_snapshots(folder: Path, results: Sequence[SnapshotResult]) -> tuple[int, int]:
     """Accept the maps and fingerprints of ``results`` into the snapshots ``folder``; the counts of updated and
     new entries."""
-    from xai_eval.gate.snapshots import SnapshotStore
+    from xai_eval.stores.snapshots import SnapshotStore
 
     maps, prints = [], []
     for r in results:

@@ -1,4 +1,4 @@
-"""One gate case: a (profile, model, method, image) with its cached computations."""
+"""One case: a (profile, model, method, image) with its cached computations."""
 
 from __future__ import annotations
 
@@ -9,25 +9,19 @@ from typing import TYPE_CHECKING
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.explain.randomness import MethodDraws, derive_seed, generator
-from xai_eval.gate.metrics import MAX_SENSITIVITY
+from xai_eval.measure.metrics import MAX_SENSITIVITY
 from xai_eval.records.keys import CaseKey
 
 if TYPE_CHECKING:
     import torch
 
     from xai_eval.explain.explainer import Explainer
-    from xai_eval.gate.images import ImageEntry
-    from xai_eval.gate.metrics import MetricValue
-    from xai_eval.gate.profiles import Profile
+    from xai_eval.config.images import ImageEntry
+    from xai_eval.measure.metrics import MetricValue
+    from xai_eval.config.profiles import Profile
     from xai_eval.measure.road import RoadCurves
     from xai_eval.measure.sensitivity import Sensitivity
     from xai_eval.measure.stability import RelativeStability
-
-
-def case_key_of(item: object) -> CaseKey | None:
-    """The case a pytest item was parametrized with (``xai_case``), or None for any other test."""
-    key = getattr(getattr(item, "callspec", None), "params", {}).get("xai_case")
-    return key if isinstance(key, CaseKey) else None
 
 
 def method_draws(run_seed: int, key: CaseKey) -> MethodDraws:
@@ -258,7 +252,7 @@ class CaseRun:
     def metric(self, name: str, run_seed: int | None = None) -> MetricValue:
         """The registered metric ``name`` of this case under the profile's settings, under the run's seed (or
         another, for calibration); computed once per seed."""
-        from xai_eval.gate.metrics import get_metric
+        from xai_eval.measure.metrics import get_metric
 
         seed = self.run_seed if run_seed is None else run_seed
         if (name, seed) not in self._metrics:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
-from xai_eval.gate.metrics import MAX_SENSITIVITY
+from xai_eval.measure.metrics import MAX_SENSITIVITY
 from xai_eval.measure.change import ScalarChange, noise_interval, scalar_change
 from xai_eval.measure.spread import Spread
 from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL

@@ -1,4 +1,4 @@
-"""Gate settings: command-line options, ``[tool.xai_eval]`` in pyproject.toml, defaults.
+"""Run settings: command-line values, ``[tool.xai_eval]`` in pyproject.toml, defaults.
 
 An option given on the command line wins over pyproject.toml, which wins over
 the defaults. Paths in pyproject.toml are relative to that file's folder. Every
@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from xai_eval.config.images import SHIPPED_IMAGES
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import check_writable, read_text
 from xai_eval.measure.change import DEFAULT_POLICY, POLICIES
 
 DEFAULT_MODELS = ("efficientnet_lite0",)
-DEFAULT_IMAGES = "fixtures/images"
-DEFAULT_BASELINES = "fixtures/baselines/max_sensitivity.json"
+DEFAULT_BASELINES = "fixtures/baselines"
+BASELINES_FILE = "max_sensitivity.json"
+"""Max sensitivity's baselines file in a baselines folder (every other metric's ``METRIC.json`` and the
+``snapshots/`` folder go beside it)."""
 MIN_CALIBRATION_SEEDS = 5
 KNOWN_KEYS = {
     "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
-    "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots", "fail_on", "thresholds",
+    "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots", "fail_on", "thresholds", "exclude",
 }
 
 
@@ -37,8 +38,10 @@ class Settings:
     models: tuple[str, ...] = DEFAULT_MODELS
     methods: tuple[str, ...] = ()
     """Empty means every registered method."""
-    images: Path = Path(DEFAULT_IMAGES)
-    baselines: Path = Path(DEFAULT_BASELINES)
+    images: Path = SHIPPED_IMAGES
+    """The folder of ``manifest.toml`` and the photos (default: the three shipped with xai-eval)."""
+    baselines: Path = Path(DEFAULT_BASELINES) / BASELINES_FILE
+    """Max sensitivity's baselines file (``baselines``, a folder, names ``FOLDER/max_sensitivity.json``)."""
     snapshots: Path | None = None
     """Folder of the explanation snapshots and model fingerprints (None: ``snapshots/`` beside the baselines)."""
     update_baselines: bool = False
@@ -66,83 +69,18 @@ class Settings:
     ``worse-beyond-noise`` (see :data:`xai_eval.measure.change.POLICIES`)."""
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     """The project's ``[tool.xai_eval.thresholds]`` table, resolved by the session."""
+    exclude: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """``[tool.xai_eval.exclude."MODEL"]``: per model, the methods that do not apply to it, each with the reason
+    (reviewed as data; the summary lists the cases left out)."""
+    root: Path = Path(".")
+    """The project's folder (pyproject.toml's): where a ``module:callable`` model is imported from."""
 
     @property
     def snapshots_folder(self) -> Path:
         return self.snapshots if self.snapshots is not None else self.baselines.parent / "snapshots"
 
 
-def add_options(parser: pytest.Parser) -> None:
-    """Register the ``--xai-*`` options (also used by the tests of the option parsing)."""
-    group = parser.getgroup("xai-eval", "attribution regression gate (xai-eval)")
-    group.addoption("--xai-profile", default=None, help="run profile: quick (default, CI-sized), paper (study settings) or one of [tool.xai_eval.profiles]")
-    group.addoption(
-        "--xai-model", action="append", default=None, metavar="NAME",
-        help="model to gate: efficientnet_lite0 (default), resnet18 or module:callable (repeatable)",
-    )
-    group.addoption("--xai-method", action="append", default=None, metavar="NAME", help="only this method (repeatable)")
-    group.addoption("--xai-images", default=None, metavar="DIR", help="folder with manifest.toml and photos")
-    group.addoption("--xai-baselines", default=None, metavar="FILE", help="baselines JSON file")
-    group.addoption(
-        "--xai-snapshots", default=None, metavar="DIR",
-        help="folder of explanation snapshots and model fingerprints (default: snapshots/ beside the baselines file)",
-    )
-    group.addoption(
-        "--xai-update-baselines", action="store_true", default=False,
-        help="accept the measured values: rewrite the entries of the cases that ran",
-    )
-    group.addoption(
-        "--xai-calibrate", type=int, default=None, metavar="K",
-        help=f"record the baselines and calibrate each case's tolerance from its spread under K (>= {MIN_CALIBRATION_SEEDS}) other seeds",
-    )
-    group.addoption("--xai-seed", type=int, default=None, metavar="N", help="mixed into every random draw (default 0)")
-    group.addoption(
-        "--xai-strict", action="store_true", default=None,
-        help="fail every skipped case (missing device or weights, method not applicable); what CI should run",
-    )
-    group.addoption(
-        "--xai-strict-weights", action="store_true", default=None,
-        help="fail (instead of skip) cases whose pretrained weights are missing",
-    )
-    group.addoption(
-        "--xai-resnet18-weights", default=None, metavar="PATH",
-        help="ResNet-18 IMAGENET1K_V1 state dict (else $XAI_EVAL_RESNET18_WEIGHTS, else the torch hub cache)",
-    )
-    group.addoption("--xai-device", default=None, metavar="DEVICE", help="cpu, cuda, cuda:N or mps (default cpu)")
-    group.addoption(
-        "--xai-threads", type=int, default=None, metavar="N",
-        help="torch threads per process (default: usable cores divided by the xdist workers)",
-    )
-    group.addoption(
-        "--xai-benchmark-rounds", type=int, default=None, metavar="N",
-        help="timed rounds per runtime case, after the case's clean attribution as warm-up (default 3; use more for precise comparisons)",
-    )
-    group.addoption("--xai-results", default=None, metavar="FILE", help="write every case's results (metric and sanity) as JSON")
-    group.addoption(
-        "--xai-fail-on", default=None, choices=POLICIES,
-        help="which changes of a recorded number fail: change (default: every change beyond the numeric floor) or "
-        "worse-beyond-noise (only worse beyond the seed spread; the others are listed)",
-    )
-
-
-def _pyproject_path(config: pytest.Config) -> Path:
-    inipath = config.inipath
-    return inipath if inipath is not None and inipath.name == "pyproject.toml" else config.rootpath / "pyproject.toml"
-
-
-def uses_xai_eval(config: pytest.Config) -> bool:
-    """Whether this run is configured for xai-eval: an ``--xai-*`` option (command line or ``addopts``) or a
-    ``[tool.xai_eval]`` table in the project's pyproject.toml (an unreadable one counts; ``resolve``
-    reports it)."""
-    if any(value is not None and value is not False for name, value in vars(config.option).items() if name.startswith("xai_")):
-        return True
-    try:
-        return _tool_table(_pyproject_path(config)) is not None
-    except (XaiEvalError, OSError):
-        return True
-
-
-def _tool_table(path: Path) -> Any:
+def tool_table(path: Path) -> Any:
     """The ``[tool.xai_eval]`` value of ``path`` as written (None: no file or no such table)."""
     if not path.is_file():
         return None
@@ -155,11 +93,10 @@ def _tool_table(path: Path) -> Any:
     return tool.get("xai_eval") if isinstance(tool, dict) else None
 
 
-def _pyproject(config: pytest.Config) -> tuple[dict[str, Any], Path, Path | None]:
-    path = _pyproject_path(config)
+def _pyproject(path: Path, rootpath: Path) -> tuple[dict[str, Any], Path, Path | None]:
     if not path.is_file():
-        return {}, config.rootpath, None
-    table = _tool_table(path)
+        return {}, rootpath, None
+    table = tool_table(path)
     table = {} if table is None else table
     if not isinstance(table, dict):
         raise XaiEvalError(f"{path}: [tool.xai_eval] must be a table")
@@ -182,7 +119,7 @@ def profile_tables(path: Path) -> Mapping[str, Any]:
         raise XaiEvalError(f"{path}: no such file; give the project's pyproject.toml")
     if path.is_dir():
         raise XaiEvalError(f"{path}: is a folder, not a file; give the project's pyproject.toml")
-    table = _tool_table(path)
+    table = tool_table(path)
     if table is None:
         return {}
     if not isinstance(table, dict):
@@ -193,12 +130,12 @@ def profile_tables(path: Path) -> Mapping[str, Any]:
 class _Reader:
     """Typed access to one option: the command line first, then ``[tool.xai_eval]``."""
 
-    def __init__(self, config: pytest.Config, table: dict[str, Any], base: Path, path: Path | None) -> None:
-        self.config, self.table, self.base = config, table, base
+    def __init__(self, options: Mapping[str, Any], table: dict[str, Any], base: Path, path: Path | None) -> None:
+        self.options, self.table, self.base = options, table, base
         self.where = f"{path} [tool.xai_eval]" if path else "[tool.xai_eval]"
 
     def raw(self, option: str, key: str) -> tuple[Any, str] | None:
-        value = self.config.getoption(option)
+        value = self.options.get(option)
         if value is not None:
             return value, option
         if key in self.table:
@@ -215,7 +152,7 @@ class _Reader:
         return value
 
     def path(self, option: str, key: str, default: str | None) -> Path | None:
-        cli = self.config.getoption(option)
+        cli = self.options.get(option)
         if cli is not None:
             return Path(cli)
         if key not in self.table:
@@ -255,11 +192,12 @@ class _Reader:
         raise XaiEvalError(f"{where}: expected a name or a list of names, got {value!r}")
 
 
-def resolve(config: pytest.Config) -> Settings:
-    """Merge command line, ``[tool.xai_eval]`` and defaults into :class:`Settings`."""
-    table, base, path = _pyproject(config)
-    read = _Reader(config, table, base, path)
-    weights = config.getoption("--xai-resnet18-weights")
+def resolve(options: Mapping[str, Any], pyproject: Path, rootpath: Path) -> Settings:
+    """Merge the command line's ``--xai-*`` values (``options``, keyed by option name; None where not given),
+    the ``[tool.xai_eval]`` table of ``pyproject`` and the defaults into :class:`Settings`."""
+    table, base, path = _pyproject(pyproject, rootpath)
+    read = _Reader(options, table, base, path)
+    weights = options.get("--xai-resnet18-weights")
     weights_path = Path(weights) if weights else read.path("--xai-resnet18-weights", "resnet18_weights", None)
     calibrate = read.integer("--xai-calibrate", "__no_key__", 0, 0) or 0
     if 0 < calibrate < MIN_CALIBRATION_SEEDS:
@@ -268,12 +206,14 @@ def resolve(config: pytest.Config) -> Settings:
     thresholds = table.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise XaiEvalError(f"{read.where} thresholds: expected a table [tool.xai_eval.thresholds] of METHOD = number")
+    exclude = _exclude(table.get("exclude", {}), read.where)
     fail_on = read.string("--xai-fail-on", "fail_on", DEFAULT_POLICY)
     if fail_on not in POLICIES:
         raise XaiEvalError(f"{read.where} fail_on: expected one of {', '.join(map(repr, POLICIES))}, got {fail_on!r}")
-    images = read.path("--xai-images", "images", DEFAULT_IMAGES)
+    images = read.path("--xai-images", "images", None) or SHIPPED_IMAGES
     baselines = read.path("--xai-baselines", "baselines", DEFAULT_BASELINES)
     assert images is not None and baselines is not None
+    baselines = baselines_file(baselines)
     strict = read.flag("--xai-strict", "strict")
     return Settings(
         profile=read.string("--xai-profile", "profile", "quick"),
@@ -282,7 +222,7 @@ def resolve(config: pytest.Config) -> Settings:
         images=images,
         baselines=baselines,
         snapshots=read.path("--xai-snapshots", "snapshots", None),
-        update_baselines=bool(config.getoption("--xai-update-baselines")) or calibrate > 0,
+        update_baselines=bool(options.get("--xai-update-baselines")) or calibrate > 0,
         strict_weights=strict or read.flag("--xai-strict-weights", "strict_weights"),
         resnet18_weights=None if weights_path is None else str(weights_path),
         device=read.string("--xai-device", "device", "cpu"),
@@ -296,7 +236,33 @@ def resolve(config: pytest.Config) -> Settings:
         config_file=str(path) if path else "pyproject.toml",
         fail_on=fail_on,
         thresholds=thresholds,
+        exclude=exclude,
+        root=base,
     )
+
+
+def _exclude(raw: Any, where: str) -> dict[str, dict[str, str]]:
+    """``[tool.xai_eval.exclude."MODEL"]`` tables of ``METHOD = "reason"`` (checked against the registries when the
+    session starts)."""
+    example = 'e.g. [tool.xai_eval.exclude."mymodels:net"] with LRP = "no LRP rule for its multiplications"'
+    if not isinstance(raw, dict):
+        raise XaiEvalError(f"{where} exclude: expected tables [tool.xai_eval.exclude.\"MODEL\"]; {example}")
+    tables: dict[str, dict[str, str]] = {}
+    for model, methods in raw.items():
+        if not isinstance(methods, dict):
+            raise XaiEvalError(f"{where} exclude.{model}: expected a table of METHOD = \"reason\"; {example}")
+        for method, reason in methods.items():
+            if not isinstance(reason, str) or not reason.strip():
+                raise XaiEvalError(f"{where} exclude.\"{model}\".{method}: expected the reason as a non-empty string, "
+                                   f"got {reason!r}; {example}")
+        tables[model] = dict(methods)
+    return tables
+
+
+def baselines_file(path: Path) -> Path:
+    """Max sensitivity's baselines file for a ``baselines`` value: ``path`` itself when it names a ``.json`` file,
+    else ``path`` is the baselines folder and the file is ``max_sensitivity.json`` in it."""
+    return path if path.suffix == ".json" else path / BASELINES_FILE
 
 
 def check_outputs(settings: Settings) -> None:

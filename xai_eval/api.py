@@ -1,0 +1,239 @@
+"""The Python API: the numbers the gate trusts, one function call away.
+
+    import xai_eval
+
+    run = xai_eval.evaluate(model="efficientnet_lite0", methods=["IG", "Occlusion"], profile="quick")
+    run.table()                                   # pandas DataFrame, one row per (model, method, image)
+    run.check(baselines="fixtures/baselines")     # the gate's verdicts, as a DataFrame
+    run.save("results.json")                      # the results file ``xai-eval report`` reads
+
+It is the gate's own engine (:mod:`xai_eval.engine`): the same cases, paired draws, metrics, sanity checks
+and comparisons, so a value here is the value ``pytest suites/`` records at the same seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xai_eval.config.images import SHIPPED_IMAGES
+from xai_eval.config.settings import Settings, baselines_file, tool_table
+from xai_eval.engine.session import XaiSession
+from xai_eval.errors import NotApplicable, XaiEvalError
+from xai_eval.measure.change import POLICIES
+from xai_eval.records.keys import CaseKey
+from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
+
+if TYPE_CHECKING:
+    import pandas
+
+    from xai_eval.engine.cases import CaseRun
+    from xai_eval.models.bundle import ModelBundle
+
+DEFAULT_NAME = "model"
+"""The id of a model given as an ``nn.Module`` or ``ModelBundle`` without a ``name``."""
+
+
+@dataclass
+class Run:
+    """What :func:`evaluate` computed: every case's metrics, sanity checks and seconds; :meth:`check` adds the
+    gate's verdicts against recorded baselines."""
+
+    session: XaiSession = field(repr=False)
+    cases: dict[CaseKey, CaseRun] = field(default_factory=dict, repr=False)
+    results: list[CaseResult] = field(default_factory=list, repr=False)
+    sanity: list[SanityRecord] = field(default_factory=list, repr=False)
+    snapshots: list[SnapshotResult] = field(default_factory=list, repr=False)
+    not_applicable: dict[CaseKey, str] = field(default_factory=dict, repr=False)
+    """Cases whose method cannot be applied soundly to the model (LRP on a layer with no rule), and why."""
+
+    def table(self) -> pandas.DataFrame:
+        """One row per (model, method, image): every metric's value, each sanity check's outcome, the seconds the
+        case took, and why a case did not run (``not_applicable``)."""
+        import pandas
+
+        rows: dict[CaseKey, dict[str, Any]] = {}
+        for key in self.session.case_keys():
+            rows[key] = {"model": key.model, "method": key.method, "image": key.image}
+        for r in self.results:
+            rows[r.key][r.metric] = r.value
+        for s in self.sanity:
+            rows[s.key][f"sanity {s.check}"] = s.outcome
+        for key, case in self.cases.items():
+            rows[key]["seconds"] = round(case.total_seconds, 3)
+        for key, reason in self.not_applicable.items():
+            rows[key]["not_applicable"] = reason
+        return pandas.DataFrame(list(rows.values()))
+
+    def check(self, baselines: str | Path, snapshots: str | Path | None = None, *,
+              fail_on: str = "change") -> pandas.DataFrame:
+        """Every recorded number against ``baselines`` (a baselines folder, or max sensitivity's ``.json`` file in
+        it) and the snapshots (default: ``snapshots/`` beside it), as the gate decides: one row per (case, check)
+        with its verdict (``pass``, ``fail``, ``missing``, ``invalid``, ``inconclusive``), what a change means,
+        the values compared and the gate's message. The run's records take the verdicts, so :meth:`save` then
+        writes what a gate run writes."""
+        import pandas
+
+        from xai_eval.engine import comparison
+
+        if fail_on not in POLICIES:
+            raise XaiEvalError(f"check(fail_on=...): expected one of {', '.join(map(repr, POLICIES))}, got {fail_on!r}")
+        session = self.session
+        file = baselines_file(Path(baselines))
+        session.settings = replace(session.settings, baselines=file, fail_on=fail_on,
+                                   snapshots=None if snapshots is None else Path(snapshots))
+        session.load_stores(file, session.settings.snapshots_folder)
+        outcomes: list[tuple[CaseKey, str, comparison.Outcome]] = []
+        for key, case in self.cases.items():
+            for metric in session.profile.metrics:
+                outcomes.append((key, metric, comparison.check_metric(session, case, metric, case.id)))
+            outcomes.append((key, "fingerprint", comparison.check_fingerprint(session, case)))
+            outcomes.append((key, "snapshot", comparison.check_snapshot(session, case)))
+        self.results = [o.record for _, _, o in outcomes if isinstance(o.record, CaseResult)]
+        self.snapshots = [o.record for _, _, o in outcomes if isinstance(o.record, SnapshotResult)]
+        rows = []
+        for key, check, o in outcomes:
+            r = o.record
+            row: dict[str, Any] = {"model": key.model, "method": key.method, "image": key.image, "check": check,
+                                   "verdict": o.kind, "meaning": "" if r is None else r.meaning, "message": o.message}
+            if isinstance(r, CaseResult):
+                row |= {"value": r.value, "baseline": r.baseline}
+            rows.append(row)
+        return pandas.DataFrame(rows)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the results file (the format ``xai-eval report`` and ``xai-eval compare`` read); returns its path."""
+        from xai_eval.records.results import write_results
+
+        target = Path(path)
+        write_results(target, self.results, self.sanity, self.session.run_info(), self.snapshots)
+        return target
+
+
+def _bundle(model: Any, transform: Callable[..., Any] | None, gradcam_layer: str | None, name: str) -> ModelBundle:
+    from torch import nn
+
+    from xai_eval.models.bundle import ModelBundle
+
+    if isinstance(model, ModelBundle):
+        if transform is not None or gradcam_layer is not None:
+            raise XaiEvalError("evaluate(model=ModelBundle(...)): the bundle carries its transform and gradcam_layer; "
+                               "don't pass them again")
+        return model
+    if isinstance(model, nn.Module):
+        if transform is None or not gradcam_layer:
+            raise XaiEvalError("evaluate(model=nn.Module): pass its preprocessing (transform=...) and the layer Guided "
+                               "Grad-CAM explains (gradcam_layer=...), or pass a ModelBundle")
+        return ModelBundle(model, transform, gradcam_layer, name=name)
+    raise XaiEvalError(f"evaluate(model=...): expected a built-in name, 'module:callable', a ModelBundle or an nn.Module, "
+                       f"got {type(model).__name__}")
+
+
+def evaluate(
+    model: Any = "efficientnet_lite0",
+    images: str | Path | None = None,
+    methods: Sequence[str] | None = None,
+    profile: str = "quick",
+    device: str = "cpu",
+    seed: int = 0,
+    *,
+    transform: Callable[..., Any] | None = None,
+    gradcam_layer: str | None = None,
+    name: str = "",
+    sanity: bool = True,
+    pyproject: str | Path | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> Run:
+    """Compute every (model, method, image) case as the gate does: each metric of ``profile``, the sanity
+    checks (``sanity=False`` leaves them out) and the seconds each case took.
+
+    ``model`` is a built-in name (``efficientnet_lite0``, ``resnet18``), a ``"module:callable"`` returning a
+    ``ModelBundle``, a ``ModelBundle``, or an ``nn.Module`` with its ``transform`` and ``gradcam_layer``
+    (named ``name``, default ``model``; the module is never changed). ``images`` is a folder with a
+    ``manifest.toml`` (default: the three photos shipped with xai-eval). ``pyproject`` reads a project's
+    ``[tool.xai_eval.profiles]`` and thresholds. Bad arguments raise :class:`~xai_eval.errors.XaiEvalError`
+    with the gate's one-line messages. A progress bar (tqdm) shows the cases unless ``progress=False``.
+    """
+    from xai_eval.engine.sanity import CHECKS, ONE_IMAGE, applies
+
+    given: dict[str, ModelBundle] = {}
+    if isinstance(model, str):
+        if transform is not None or gradcam_layer is not None:
+            raise XaiEvalError(f"evaluate(model={model!r}): transform and gradcam_layer go with an nn.Module, not a name")
+        spec = model
+    else:
+        spec = name or getattr(model, "name", "") or DEFAULT_NAME
+        given[spec] = _bundle(model, transform, gradcam_layer, spec)
+    if isinstance(methods, str):
+        methods = [methods]
+    for label, value in (("seed", seed), ("threads", threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (0 if label == "seed" else 1)):
+            raise XaiEvalError(f"evaluate({label}=...): expected a whole number >= {0 if label == 'seed' else 1}, got {value!r}")
+    table: Mapping[str, Any] = {}
+    config_file = "pyproject.toml"
+    if pyproject is not None:
+        path = Path(pyproject)
+        found = tool_table(path) if path.is_file() else None
+        if not path.is_file():
+            raise XaiEvalError(f"evaluate(pyproject=...): {path}: no such file; give the project's pyproject.toml")
+        table = found if isinstance(found, dict) else {}
+        config_file = str(path)
+    settings = Settings(
+        profile=profile, models=(spec,), methods=tuple(methods or ()), seed=seed, device=device, threads=threads,
+        images=Path(images) if images is not None else SHIPPED_IMAGES,
+        profile_tables=table.get("profiles", {}), thresholds=table.get("thresholds", {}), config_file=config_file,
+    )
+    session = XaiSession(settings, bundles=given)
+    session.prepare(stores=False)
+    run = Run(session)
+    keys = session.case_keys()
+    first_image = session.images[0].id
+    for key in _progress(keys, progress):
+        case = _case(session, key, run)
+        if case is None:
+            continue
+        run.cases[key] = case
+        for metric in session.profile.metrics:
+            value = case.metric(metric)
+            run.results.append(CaseResult(key, case.id, value.value, None, "measured", case.seconds_of(metric),
+                                          metric=metric, details=dict(value.details)))
+        for check in CHECKS if sanity else ():
+            if applies(check, key.method) and (check not in ONE_IMAGE or key.image == first_image):
+                run.sanity.append(_sanity(case, check))
+    return run
+
+
+def _case(session: XaiSession, key: CaseKey, run: Run) -> CaseRun | None:
+    try:
+        case = session.run(key)
+        case.explainer.attributor  # builds the Captum object and the adapted model copy
+        return case
+    except NotApplicable as exc:
+        run.not_applicable[key] = str(exc)
+        return None
+
+
+def _sanity(case: CaseRun, check: str) -> SanityRecord:
+    """A sanity check's record, with the outcome words of the gate's results file."""
+    from xai_eval.engine.sanity import run_check
+
+    outcome = run_check(case, check)
+    failed = outcome.verdict.outcome == "fail"
+    if outcome.verdict.outcome == "inconclusive":
+        word = "inconclusive"
+    elif outcome.known_failure:
+        word = "xfailed" if failed else "xpassed"
+    else:
+        word = "failed" if failed else "passed"
+    return SanityRecord(case.key, check, dict(outcome.values), word)
+
+
+def _progress(keys: list[CaseKey], show: bool) -> Any:
+    if not show:
+        return keys
+    from tqdm.auto import tqdm
+
+    return tqdm(keys, desc="xai-eval cases", unit="case")

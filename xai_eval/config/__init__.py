@@ -1,0 +1,1 @@
+"""Configuration: settings, run profiles, thresholds and image manifests (validated against the registries)."""

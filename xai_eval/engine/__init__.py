@@ -1,0 +1,1 @@
+"""The core that runs a case: the case computation, the per-run session, its verdicts and provenance."""
