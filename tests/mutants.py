@@ -5,7 +5,8 @@ default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (
 with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
 
 * :data:`METHOD_CHANGES`, through ``register_method(..., replace=True)`` (a method class that takes
-  ``draws`` gets the case's paired draws, as the built-in ones do);
+  ``draws`` gets the case's paired draws, as the built-in ones do), and :data:`METRIC_CHANGES`, through
+  ``register_metric(..., replace=True)``;
 * :data:`MODEL_CHANGES`, through the ``module:callable`` factory wrapping efficientnet_lite0;
 * the manifest and the command line are changed by the test itself (``target_plus_1``, one thread,
   ``-n 2``, another seed).
@@ -22,7 +23,8 @@ from typing import Any
 import torch
 from captum.attr import IntegratedGradients
 
-from xai_eval.explain.paired import PairedGradientShap
+from xai_eval.explain.paired import PairedGradientShap, PairedNoiseTunnel
+from xai_eval.explain.randomness import MethodDraws, derive_seed
 
 MUTATION = os.environ.get("XAI_MUTATION", "")
 
@@ -58,6 +60,20 @@ class SummedGradientShap(PairedGradientShap):
         return (out[0] * n, out[1]) if isinstance(out, tuple) else out * n
 
 
+class RestreamedNoiseTunnel(PairedNoiseTunnel):
+    """NoiseTunnel drawing its noise from another random stream: a draw-only change (the expected map is the same)."""
+
+    def __init__(self, attribution_method: Any, draws: MethodDraws) -> None:
+        super().__init__(attribution_method, MethodDraws(derive_seed(draws.seed, "another stream")))
+
+
+class RestreamedGradientShap(PairedGradientShap):
+    """GradientSHAP drawing its baselines, points and noise from another random stream: a draw-only change."""
+
+    def __init__(self, forward_func: Any, draws: MethodDraws) -> None:
+        super().__init__(forward_func, MethodDraws(derive_seed(draws.seed, "another stream")))
+
+
 def _replace_method(name: str, **changes: object) -> None:
     from xai_eval.explain.methods import METHODS, register_method
 
@@ -85,6 +101,10 @@ METHOD_CHANGES: dict[str, Callable[[], None]] = {
     "sg_as_vargrad": lambda: _replace_method("IG-SG", quick_kwargs={"nt_type": "vargrad"}),
     "gs_summed": lambda: _replace_method("GradientSHAP", captum_class=SummedGradientShap),
     "ig_channels_rotated": lambda: _replace_method("IG", captum_class=ChannelsRotatedIG),
+    # draw-only: the stochastic methods draw from another random stream; no expected value moves
+    "restreamed": lambda: (_replace_method("IG-SG", captum_class=RestreamedNoiseTunnel),
+                           _replace_method("IG-VG", captum_class=RestreamedNoiseTunnel),
+                           _replace_method("GradientSHAP", captum_class=RestreamedGradientShap)),
     # benign: every batch argument changed, no value should move
     "batch_sizes": lambda: (
         _replace_method("IG", quick_kwargs={"internal_batch_size": 5}),
@@ -155,12 +175,24 @@ MODEL_CHANGES: dict[str, Callable[[Any], Any]] = {
     "nchw": lambda bundle: replace(bundle, channels_last=False),  # benign
 }
 
-if MUTATION and MUTATION not in METHOD_CHANGES and MUTATION not in MODEL_CHANGES:
+def _infidelity_doubled() -> None:
+    """Infidelity reported twice as large: a change of the metric itself (every map and every other metric the same)."""
+    from xai_eval.measure.metrics import METRICS, register_metric
+
+    spec = METRICS["infidelity"]
+    register_metric(replace(spec, compute=lambda case, seed, settings: 2 * spec.compute(case, seed, settings)), replace=True)
+
+
+METRIC_CHANGES: dict[str, Callable[[], None]] = {"infidelity_doubled": _infidelity_doubled}
+
+if MUTATION and MUTATION not in METHOD_CHANGES and MUTATION not in MODEL_CHANGES and MUTATION not in METRIC_CHANGES:
     # a typo would otherwise run the unmutated gate and make a row prove nothing
     raise SystemExit(f"XAI_MUTATION={MUTATION!r} is not a mutation of tests/mutants.py; known: "
-                     f"{sorted({*METHOD_CHANGES, *MODEL_CHANGES})}")
+                     f"{sorted({*METHOD_CHANGES, *MODEL_CHANGES, *METRIC_CHANGES})}")
 if MUTATION in METHOD_CHANGES:
     METHOD_CHANGES[MUTATION]()
+if MUTATION in METRIC_CHANGES:
+    METRIC_CHANGES[MUTATION]()
 
 
 def lite0(image_size: int = 224):  # type: ignore[no-untyped-def]

@@ -41,7 +41,7 @@ def test_malformed_baselines(gate_project: pytest.Pytester) -> None:
     (gate_project.path / "baselines.json").write_text('{"schema_version": 7, "profiles": {}}')
     result = gate_project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    _assert_one_line_error(result, "baselines.json: schema_version 7 is not supported (expected 2); regenerate it with --xai-update-baselines")
+    _assert_one_line_error(result, "baselines.json: schema_version 7 is not supported (expected 3); regenerate it with --xai-update-baselines")
 
 
 def test_unknown_pyproject_key(gate_project: pytest.Pytester) -> None:
@@ -225,6 +225,36 @@ def test_strict_keeps_an_inconclusive_check_visible_but_does_not_fail_it(gate_pr
     result = gate_project.runpytest("test_inconclusive.py", "--xai-strict")
     result.assert_outcomes(skipped=4)
     result.stdout.fnmatch_lines(["*xai-eval: 4 case(s) skipped: 4 inconclusive; an inconclusive check ran and could not decide (never a pass)"])
+
+
+def test_an_inconclusive_fixture_is_a_skip_too(gate_project: pytest.Pytester) -> None:
+    """A check a user's fixture decides (setup) or a teardown that cannot decide is inconclusive, never an error."""
+    gate_project.makepyfile(
+        test_inconclusive_fixture="""
+        import pytest
+        from xai_eval.errors import Inconclusive
+
+        @pytest.fixture
+        def undecided(xai_case):
+            raise Inconclusive(f"inconclusive: {xai_case.id}: the fixture could not decide")
+
+        @pytest.fixture
+        def undecided_at_teardown(xai_case):
+            yield
+            raise Inconclusive(f"inconclusive: {xai_case.id}: teardown could not decide")
+
+        def test_setup(undecided):
+            pass
+
+        def test_teardown(undecided_at_teardown):
+            pass
+        """
+    )
+    result = gate_project.runpytest("test_inconclusive_fixture.py", "--xai-strict", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) == 0 and outcomes.get("failed", 0) == 0, result.stdout.str()
+    assert outcomes["skipped"] == 8 and outcomes["passed"] == 4  # a teardown skip follows the call's pass
+    result.stdout.fnmatch_lines(["*inconclusive: tinynet.build-IG-a: the fixture could not decide*"])
 
 
 TRAIN_MODE_MODELS = """

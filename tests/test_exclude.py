@@ -42,7 +42,7 @@ def test_without_the_exclusion_both_methods_run(gate_project: pytest.Pytester) -
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        ('[tool.xai_eval.exclude."other:model"]\nLRP = "x"\n', "'other:model' is not one of this run's models (tinynet:build)"),
+        ('[tool.xai_eval.exclude."other:model"]\nLRP = "x"\n', "'other:model' is not one of the models (tinynet.build)"),
         ('[tool.xai_eval.exclude."tinynet:build"]\nLRPP = "x"\n', "unknown method 'LRPP'"),
         ('[tool.xai_eval.exclude."tinynet:build"]\nLRP = ""\n', "expected the reason as a non-empty string"),
         ("[tool.xai_eval.exclude]\nLRP = 1\n", "exclude.LRP: expected a table of METHOD = \"reason\""),

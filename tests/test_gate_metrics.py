@@ -36,8 +36,10 @@ def undefined_on_b(case, seed, settings):
 
 
 register_metric(MetricSpec(name="positive_share", compute=positive_share, lower_is_better=False,
-                           cost="none (the case's attribution)", settings={"quick": {"scale": 1.0}}), replace=True)
-register_metric(MetricSpec(name="undefined_on_b", compute=undefined_on_b, lower_is_better=True, cost="none"), replace=True)
+                           cost="none (the case's attribution)", settings={"quick": {"scale": 1.0}}, rtol=1e-3, atol=1e-6),
+                replace=True)
+register_metric(MetricSpec(name="undefined_on_b", compute=undefined_on_b, lower_is_better=True, cost="none", rtol=1e-3,
+                           atol=1e-6), replace=True)
 '''
 PROJECT = """
 [tool.xai_eval]
@@ -50,7 +52,7 @@ baselines = "baselines.json"
 
 def _metric_values(folder: Path, metric: str, profile: str = "quick") -> dict[tuple[str, str, str], float]:
     data = json.loads((folder / f"{metric}.json").read_text())
-    assert data["metric"] == metric and data["schema_version"] == 2
+    assert data["metric"] == metric and data["schema_version"] == 3
     return {
         (model, method, image): entry["value"]
         for model, methods in data["profiles"][profile].items()
@@ -90,20 +92,22 @@ def test_every_metric_is_recorded_in_its_own_file_compared_and_reported(metrics_
     saved = road.read_bytes()
     metrics_project.runpytest().assert_outcomes(passed=24)
     assert road.read_bytes() == saved
-    data = json.loads(saved)
+    metrics_project.runpytest("--xai-calibrate", "5", "-k", "LRP-b and road").assert_outcomes(passed=1, deselected=23)
+    data = json.loads(road.read_text())
     entry = data["profiles"]["quick"]["tinynet.build"]["LRP"]["b"]
-    entry["value"] += 0.5  # the recorded gap was much higher: now it is worse (higher is better for ROAD)
-    entry["spread"] = {"min": entry["value"] - 0.01, "max": entry["value"] + 0.01, "mean": entry["value"],
-                       "relative": 0.01, "k": 6}
+    entry["value"] += 0.5  # the recorded gap was much higher on every seed: now it is worse (higher is better)
+    entry["seeds"] = {seed: value + 0.5 for seed, value in entry["seeds"].items()}
     road.write_text(json.dumps(data))
-    regressed = metrics_project.runpytest()
+    regressed = metrics_project.runpytest("--xai-paired-reruns")
     regressed.assert_outcomes(passed=23, failed=1)
     regressed.stdout.fnmatch_lines([
-        "*ROAD gap of tinynet.build-LRP-b changed: *: worse beyond noise (higher is better)*",
+        "*ROAD gap of tinynet.build-LRP-b changed: *: -0.5 (-0.5 to -0.5) over 6 paired seeds: worse: the expected value "
+        "moved (paired reruns) (higher is better)*",
         "*quick/tinynet.build/LRP/b: road WORSE*",
         "*failing cases, by the check that caught them*",
         "quick/tinynet.build/LRP/b: road",
-        "*to accept the new values run: pytest --xai-update-baselines 'test_metrics.py::test_metric?tinynet.build-LRP-b-road?'",
+        "*to accept the new values run: pytest --xai-paired-reruns --xai-update-baselines "
+        "'test_metrics.py::test_metric?tinynet.build-LRP-b-road?'",
     ])
 
 
@@ -156,7 +160,7 @@ def test_a_metric_registered_in_a_conftest_is_gated_and_recorded(metrics_project
     metrics_project.runpytest_subprocess("--xai-profile", "mine").assert_outcomes(passed=12)
 
 
-def test_a_metric_undefined_for_a_case_is_inconclusive_never_a_pass(metrics_project: pytest.Pytester) -> None:
+def test_a_metric_undefined_for_a_case_is_inconclusive_until_accepted_as_undefined(metrics_project: pytest.Pytester) -> None:
     metrics_project.makeconftest(USER_METRIC)
     metrics_project.makepyprojecttoml(PROJECT + textwrap.dedent("""
         [tool.xai_eval.profiles.odd]
@@ -170,20 +174,36 @@ def test_a_metric_undefined_for_a_case_is_inconclusive_never_a_pass(metrics_proj
         def test_max_sensitivity(xai_case, xai_baselines):
             xai_baselines.check(xai_case, xai_case.max_sensitivity())
         """)
-    result = metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-update-baselines", "--xai-strict", "-rs")
-    result.assert_outcomes(passed=2, skipped=3)  # test_max_sensitivity: not in this profile's metrics
-    result.stdout.fnmatch_lines(["*2 case(s) skipped: 2 inconclusive*", "*got empty parameter set*",
-                                 "*inconclusive: tinynet.build-IG-b: undefined_on_b: no defined value on b*"])
-    assert set(_metric_values(metrics_project.path, "undefined_on_b", "odd")) == {("tinynet.build", m, "a") for m in ("IG", "LRP")}
-    assert not (metrics_project.path / "baselines.json").exists()
-    # a value that was recorded and is now undefined is a change, never inconclusive
+    first = metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-strict", "-rs")
+    first.assert_outcomes(failed=2, skipped=3)  # a: no baseline; b: inconclusive (never a pass); no max sensitivity here
+    first.stdout.fnmatch_lines(["*2 case(s) skipped: 2 inconclusive*", "*got empty parameter set*",
+                                "*inconclusive: tinynet.build-IG-b: undefined_on_b: no defined value on b*"])
+    accepted = metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-update-baselines", "--xai-strict")
+    accepted.assert_outcomes(passed=4, skipped=1)  # the undefined cases are recorded as undefined
     path = metrics_project.path / "undefined_on_b.json"
     data = json.loads(path.read_text())
+    assert data["profiles"]["odd"]["tinynet.build"]["IG"]["b"] == {"value": None, "undefined": "no defined value on b"}
+    assert not (metrics_project.path / "baselines.json").exists()
+    metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-strict").assert_outcomes(passed=4, skipped=1)
+    # a value recorded as a number and now undefined is a change, never inconclusive; and the other way round
     data["profiles"]["odd"]["tinynet.build"]["IG"]["b"] = {"value": 1.0}
+    data["profiles"]["odd"]["tinynet.build"]["LRP"]["a"] = {"value": None, "undefined": "was not defined"}
     path.write_text(json.dumps(data))
     again = metrics_project.runpytest_subprocess("--xai-profile", "odd", "--xai-strict", "-k", "not test_max_sensitivity")
-    again.assert_outcomes(passed=2, failed=1, skipped=1, deselected=1)
+    again.assert_outcomes(passed=2, failed=2, deselected=1)
     again.stdout.fnmatch_lines(["*undefined_on_b of tinynet.build-IG-b was recorded as 1 and is no longer defined: no defined value on b*"])
+    again.stdout.fnmatch_lines(["*undefined_on_b of tinynet.build-LRP-a was recorded as undefined (was not defined) and is now 1*"])
+
+
+def test_a_metric_without_a_floor_is_refused_in_one_line() -> None:
+    from xai_eval.errors import XaiEvalError
+    from xai_eval.measure.metrics import MetricSpec, register_metric
+
+    with pytest.raises(XaiEvalError, match=r"metric 'no_floor': declare its numeric floor, MetricSpec\(\.\.\., rtol=\.\.\., atol=\.\.\.\)"):
+        register_metric(MetricSpec(name="no_floor", compute=lambda case, seed, settings: 1.0, lower_is_better=True, cost="none"))
+    with pytest.raises(XaiEvalError, match="declare its numeric floor"):
+        register_metric(MetricSpec(name="no_floor", compute=lambda case, seed, settings: 1.0, lower_is_better=True,
+                                   cost="none", rtol=1e-3))
 
 
 def test_recording_other_metrics_leaves_the_max_sensitivity_baselines_alone(metrics_project: pytest.Pytester) -> None:

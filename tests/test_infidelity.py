@@ -94,3 +94,76 @@ def test_square_removals_are_squares_inside_the_image_drawn_from_the_generator()
     assert len({tuple(m.nonzero()[0].tolist()) for m in masks}) > 10
     with pytest.raises(ValueError, match="does not fit"):
         square_removals(torch.Generator().manual_seed(0), 1, (3, 10, 14), 11)
+
+
+STANDIN = '''
+import torch
+from torch import nn
+
+from xai_eval.models import ModelBundle
+from xai_eval.models.bundle import imagenet_transform
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.relu1 = nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()
+        self.conv2, self.relu2 = nn.Conv2d(6, 8, 3, padding=1), nn.ReLU()
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.relu2(self.conv2(self.relu1(self.conv1(x))))), 1))
+
+
+def build(image_size=64):
+    """Not a measurement: a seeded tiny network at 64 pixels (Occlusion's 48-pixel window fits)."""
+    torch.manual_seed(0)
+    return ModelBundle(Net().eval(), imagenet_transform(64, (0.5,) * 3, (0.25,) * 3), "conv2")
+'''
+
+
+@pytest.mark.parametrize("method", ["IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop",
+                                    "GuidedGradCAM"])
+def test_every_builtin_method_gets_captums_own_infidelity(gate_project: pytest.Pytester, method: str) -> None:
+    """The gate's infidelity of a case is Captum's, fed Captum's own decorated perturbation function with the same
+    square removals: multiply_by_inputs as the method's map is (True for IG, GradientSHAP, LRP, Occlusion and
+    NoiseTunnel over IG; False for Guided Backprop and Guided Grad-CAM, whose I is then x - x_I)."""
+    import sys
+
+    from captum.metrics import infidelity as captum_infidelity
+    from captum.metrics import infidelity_perturb_func_decorator
+
+    from xai_eval.config.settings import Settings
+    from xai_eval.engine.session import XaiSession
+    from xai_eval.measure.infidelity import square_removals
+
+    gate_project.makepyfile(standin_infidelity=STANDIN)
+    sys.path.insert(0, str(gate_project.path))
+    settings = Settings(models=("standin_infidelity:build",), methods=(method,), images=gate_project.path / "images")
+    session = XaiSession(settings)
+    session.prepare(stores=False)
+    case = session.run(session.case_keys()[0])
+    expected_multiply = method not in ("GuidedBackprop", "GuidedGradCAM")
+    assert case.explainer.multiplies_by_inputs is expected_multiply
+    n, side = 16, 0.25
+    value = case.infidelity(0, n_samples=n, square_side=side)
+
+    shape = tuple(case.inputs.shape[1:])
+    square = max(1, round(side * min(shape[1:])))
+    masks = square_removals(case._photo_generator(0, "infidelity", n, square), n, shape, square)
+    done = 0
+
+    @infidelity_perturb_func_decorator(expected_multiply)
+    def remove(inputs: torch.Tensor) -> torch.Tensor:
+        nonlocal done
+        chunk = masks[done : done + inputs.shape[0]]
+        done += inputs.shape[0]
+        return inputs * (1 - chunk)
+
+    reference = captum_infidelity(case.explainer.model, remove, case.inputs, case.attribution(), target=case.target,
+                                  n_perturb_samples=n, normalize=True)
+    assert value == pytest.approx(float(reference[0]), rel=1e-5, abs=1e-9)
+    # the other convention gives another number: the comparison can tell them apart
+    other = infidelity(case.explainer.model, case.inputs, case.attribution(), masks.unsqueeze(0), target=case.target,
+                       multiply_by_inputs=not expected_multiply)
+    assert float(other[0]) != pytest.approx(value, rel=1e-3)

@@ -49,7 +49,7 @@ def test_the_gate_and_the_report_never_import_each_other_nor_benchmarks_the_gate
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, text in {"xai_eval/__init__.py": "", "benchmarks/run.py": "", **files}.items():
+    for name, text in {"xai_eval/__init__.py": "", "benchmarks/run.py": "", **files}.items():  # later entries win
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
@@ -72,8 +72,13 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ({"benchmarks/run.py": "from xai_eval.gate.plugin import x\n", "xai_eval/gate/plugin.py": ""},
          "benchmarks/run.py:1: imports xai_eval.gate.plugin; benchmarks use the core or the API, never the gate"),
         ({"xai_eval/misc/a.py": ""}, "xai_eval.misc.a: its part 'misc' is in no layer"),
+        ({"xai_eval/engine/a.py": "def f():\n    from _pytest.outcomes import Skipped\n"},
+         "xai_eval/engine/a.py:2: imports _pytest.outcomes; only the pytest face (gate/) imports pytest"),
+        ({"xai_eval/__init__.py": '_EXPORTS = {"x": "xai_eval.gate.plugin"}\n', "xai_eval/gate/plugin.py": ""},
+         "imports xai_eval.gate.plugin; the package root exports the API, not the gate face"),
     ],
-    ids=["upward", "upward-in-function", "upward-type-only", "face-to-face", "circle", "benchmarks-gate", "unlisted"],
+    ids=["upward", "upward-in-function", "upward-type-only", "face-to-face", "circle", "benchmarks-gate", "unlisted",
+         "pytest-in-the-core", "root-exports-a-face"],
 )
 def test_the_check_fails_on_a_tree_that_breaks_a_rule(tmp_path: Path, files: dict[str, str], fragment: str) -> None:
     root = _tree(tmp_path, files)
@@ -95,3 +100,13 @@ def test_a_stale_diagram_is_told_apart(tmp_path: Path) -> None:
     before = layers.generated_block(root)
     (root / "xai_eval" / "records" / "maps.py").write_text("from xai_eval.records import keys\n")
     assert layers.generated_block(root) != before
+
+
+def test_the_core_the_api_and_the_cli_import_without_pytest() -> None:
+    import subprocess
+
+    code = ("import sys\nfor name in ('pytest', '_pytest', 'pytest_benchmark', 'xdist'):\n    sys.modules[name] = None\n"
+            "import xai_eval, xai_eval.api, xai_eval.report.cli, xai_eval.engine.comparison, xai_eval.engine.sanity\n"
+            "import xai_eval.stores.recording, xai_eval.config.profile_table\nxai_eval.evaluate\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

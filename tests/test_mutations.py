@@ -12,11 +12,14 @@ Backprop's row the sanity suite too: its known randomisation failure stops faili
 rows the snapshot suite alone, to save their 11 explanations a photo); each affected
 (method, photo) case must fail, the snapshot must name the change, and the model's fingerprint must not
 move. Model-level changes run the snapshot suite and are counted once per photo: the fingerprint (or, for
-a model left in training mode, the one-line refusal at setup) must fail on every photo. Benign changes run
-the two suites that compare with recorded values on every case and must pass all of them; a reseed must
-fail exactly the cases whose numbers it moves, each classified within Monte-Carlo noise. The unmutated
-gate itself (seed 0, every suite) is CI's own run, ``pytest suites/ --xai-strict``. Each test prints its
-row of the detection table (run with ``-s`` to see them).
+a model left in training mode, the one-line refusal at setup) must fail on every photo. Every run has
+``--xai-paired-reruns``, and coffee's cases are calibrated (``--xai-calibrate 5``): there, the check that
+catches a regression must call it worse or changed from the paired reruns. Benign changes run the two
+suites that compare with recorded values on every case and must pass all of them; draw-only changes (a
+reseed, another random stream) must fail exactly the cases whose numbers they move, each called "no
+evidence the expected value moved" from the paired reruns. The unmutated gate itself (seed 0, every suite)
+is CI's own run, ``pytest suites/ --xai-strict``. Each test prints its row of the detection table (run with
+``-s`` to see them).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ MODEL = "tests.mutants:lite0"
 MODEL_ID = "tests.mutants.lite0"
 SOURCE_MODEL = "efficientnet_lite0"
 PHOTOS = ("cat", "coffee", "hopper")
+PAIRED_PHOTO = "coffee"
+"""The photo whose cases are calibrated in the project: paired reruns give their changes a meaning (the others'
+are unknown, which costs no rerun)."""
 METHODS = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop", "GuidedGradCAM")
 SENSITIVITY_SNAPSHOT = ("suites/test_sensitivity.py", "suites/test_snapshot.py")
 GATE_SUITES = (*SENSITIVITY_SNAPSHOT, "suites/test_sanity.py")
@@ -107,6 +113,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # are kept), so every row compares with what this very model gives when nothing changed.
     recorded = run_gate(root, "", (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS, "--xai-update-baselines")
     assert recorded.returncode == 0 and not recorded.failed and not recorded.skipped, recorded.output[-3000:]
+    calibrated = run_gate(root, "", (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS, "--xai-calibrate", "5", "-k", PAIRED_PHOTO)
+    assert calibrated.returncode == 0 and not calibrated.failed, calibrated.output[-3000:]
     return root
 
 
@@ -117,7 +125,7 @@ def run_gate(project: Path, mutation: str, suites: tuple[str, ...], methods: tup
     command = [
         sys.executable, "-m", "pytest", *suites, "-p", "tests.mutants", "-p", "no:cacheprovider", "-q",
         "--xai-model", MODEL, "--xai-images", str(project / images), "--xai-baselines", str(project / "baselines.json"),
-        "--xai-snapshots", str(project / "snapshots"), f"--junitxml={junit}",
+        "--xai-snapshots", str(project / "snapshots"), f"--junitxml={junit}", "--xai-paired-reruns",
         *(arg for method in methods for arg in ("--xai-method", method)), *options,
     ]
     env = os.environ | {"XAI_MUTATION": mutation, "PYTHONPATH": str(REPO), "COLUMNS": "400"}
@@ -175,10 +183,16 @@ class Regression:
     """The check that must catch it in every affected case."""
     suites: tuple[str, ...] = SENSITIVITY_SNAPSHOT
     images: str = "images"
+    paired: str | None = ""
+    """How the summary names the witness's change ('' : as ``witness``; None: no change to classify, a refusal)."""
 
     @property
     def model_level(self) -> bool:
-        return self.affected == METHODS
+        return self.affected == METHODS and self.witness in ("setup", "fingerprint")
+
+    @property
+    def changed(self) -> str | None:
+        return self.witness if self.paired == "" else self.paired
 
 
 REGRESSIONS = [
@@ -195,7 +209,9 @@ REGRESSIONS = [
     Regression("sg_as_vargrad", "sg_as_vargrad", ("IG-SG",), "snapshot"),
     Regression("gs_summed", "gs_summed", ("GradientSHAP",), "snapshot"),
     Regression("ig_channels_rotated", "ig_channels_rotated", ("IG",), "snapshot", SNAPSHOT_SUITE),
-    Regression("train_mode", "train_mode", METHODS, "setup", SNAPSHOT_SUITE),
+    Regression("infidelity_doubled", "infidelity_doubled", ("IG", "GradientSHAP", "GuidedBackprop"), "metric infidelity",
+               (METRICS_SUITE,), paired="infidelity"),
+    Regression("train_mode", "train_mode", METHODS, "setup", SNAPSHOT_SUITE, paired=None),
     Regression("no_normalize", "no_normalize", METHODS, "fingerprint", SNAPSHOT_SUITE),
     Regression("weights_drift", "weights_drift", METHODS, "fingerprint", SNAPSHOT_SUITE),
     Regression("backward_only", "backward_only", METHODS, "fingerprint", SNAPSHOT_SUITE),
@@ -234,6 +250,10 @@ def test_regression_fails_the_gate_in_every_affected_case(project: Path, regress
         if not regression.model_level:  # a method's change: the model must be the recorded one
             assert "fingerprint" not in run.failed[key], f"{regression.name}: the fingerprint moved, so the row proves nothing"
         assert run.summary.get(key), f"{regression.name}: no 'caught by' line for {key}\n{run.output[-3000:]}"
+        if regression.changed is not None and key[1] == PAIRED_PHOTO:  # calibrated: the paired reruns say what it means
+            line = run.changes.get(key, "")
+            assert re.search(rf"(^|; ){re.escape(regression.changed)} (WORSE|beyond) \(", line), (
+                f"{regression.name}: {key}: the paired reruns did not call the {regression.changed} worse or changed: {line}")
 
 
 def test_an_unknown_mutation_is_refused() -> None:
@@ -270,22 +290,34 @@ def test_benign_change_passes_the_gate(project: Path, name: str, mutation: str, 
     assert not run.changes, f"{name}: numbers moved beyond the floor: {run.changes}"
 
 
-def test_a_reseed_fails_every_moved_number_as_monte_carlo_noise(project: Path) -> None:
-    """Another seed moves every case's max sensitivity (its perturbations) and the maps of the methods with
-    dice; each of those fails (CI runs one seed: a moved number means something computed differently), and
-    each is classified within Monte-Carlo noise. The maps of the methods without dice do not move."""
-    run = run_gate(project, "", SENSITIVITY_SNAPSHOT, METHODS, "--xai-seed", "3")
-    moved = {key for key in cases(METHODS) if key in run.failed}
-    print(f"| another seed (--xai-seed 3) | {len(cases(METHODS))} | {len(moved)} | "
-          f"{'; '.join(sorted({line.split(' (')[0] for line in run.changes.values()}))} |")
-    assert moved == set(cases(METHODS)), f"every case's perturbations moved: {sorted(set(cases(METHODS)) - moved)}"
-    assert set(run.changes) == moved, run.output[-3000:]
-    not_noise = {key: line for key, line in run.changes.items() if re.search(r"\b(WORSE|better|beyond|unknown)\b", line)}
-    assert not not_noise, f"changes beyond Monte-Carlo noise under another seed: {not_noise}"
+DRAW_ONLY = [
+    # name, XAI_MUTATION, options, suites, methods whose numbers move
+    ("another seed (--xai-seed 3)", "", ("--xai-seed", "3"), SENSITIVITY_SNAPSHOT, METHODS),
+    ("another random stream", "restreamed", (), (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), ("IG-SG", "IG-VG", "GradientSHAP")),
+]
+
+
+@pytest.mark.parametrize(("name", "mutation", "options", "suites", "moved"), DRAW_ONLY, ids=["reseed", "restreamed"])
+def test_a_draw_only_change_fails_every_moved_number_as_no_evidence_the_expected_value_moved(
+    project: Path, name: str, mutation: str, options: tuple[str, ...], suites: tuple[str, ...], moved: tuple[str, ...]
+) -> None:
+    """Another seed moves every case's perturbations and the maps of the methods with dice; another random stream
+    moves the stochastic methods' numbers and maps. Each moved number fails (CI runs one seed: a moved number means
+    something computed it differently), and, rerun on the recorded seeds, each is called no evidence that the
+    expected value moved. The maps of the methods without dice do not move. On the calibrated photo."""
+    run = run_gate(project, mutation, suites, moved, *options, "-k", PAIRED_PHOTO)
+    affected = {(method, PAIRED_PHOTO) for method in moved}
+    failed = set(run.failed)
+    print(f"| {name} | {len(affected)} | {len(failed)} | "
+          f"{'; '.join(sorted({part.split(' (')[0] for line in run.changes.values() for part in line.split('; ') if ' (' in part}))} |")
+    assert failed == affected, f"every case's numbers moved: {sorted(affected - failed)}"
+    assert set(run.changes) == failed, run.output[-3000:]
+    not_noise = {key: line for key, line in run.changes.items() if re.search(r"\b(WORSE|better|beyond|unknown)\b \(", line)}
+    assert not not_noise, f"a draw-only change called more than the draws: {not_noise}"
     for key, checks in run.failed.items():
         assert "fingerprint" not in checks, f"{key}: a model has no dice"
         assert ("snapshot" in checks) == (key[0] in ("IG-SG", "IG-VG", "GradientSHAP")), f"{key}: {checks}"
-        assert all("within Monte-Carlo noise" in m for m in run.messages[key]), run.messages[key]
+        assert all("no evidence the expected value moved" in m for m in run.messages[key]), run.messages[key]
     assert not run.skipped
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,6 @@ def mobilenet(image_size=64):
 '''
 SANITY_OF_AN_UNTRAINED_MODEL = ("FAILED suites/test_sanity.py::test_randomization[",
                                 "FAILED suites/test_sanity.py::test_well_formed[")
-EXCLUDE = '''
-[tool.xai_eval.exclude."mymodels:mobilenet"]
-LRP = "no LRP rule for the SiLU in relu2"
-'''
 
 
 def _run(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -52,30 +49,46 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def test_init_then_record_then_gate_strict_with_plain_pytest(project: Path) -> None:
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_steps() -> tuple[str, list[list[str]]]:
+    """The README's own-model section: its pyproject.toml block and its commands (each ```bash line)."""
+    import re
+    import shlex
+
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Gate your own model in three steps", 1)[1].split("\n## ", 1)[0]
+    assert "`xai-eval init`" in section
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    commands = [shlex.split(line, comments=True) for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+                for line in block.strip().splitlines()]
+    return textwrap.dedent(toml), commands
+
+
+def test_the_readme_steps_init_record_and_gate_strict_with_plain_pytest(project: Path) -> None:
+    toml, (record_command, gate_command) = _readme_steps()
     init = _run(project, "xai-eval", "init")
     assert init.returncode == 0, init.stderr
     assert {p.name for p in (project / "suites").iterdir()} >= {"test_sensitivity.py", "test_sanity.py", "test_snapshot.py"}
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text().replace('models = ["efficientnet_lite0"]', 'models = ["mymodels:mobilenet"]')
-    pyproject.write_text(text + EXCLUDE)  # step 2: point the gate at the model; LRP does not apply to it
+    (project / "pyproject.toml").write_text(toml)  # step 2, as the README writes it
 
-    record = _run(project, "pytest", "suites/test_sensitivity.py", "suites/test_metrics.py", "suites/test_snapshot.py",
-                  "--xai-calibrate", "5")
+    record = _run(project, *record_command)
     assert record.returncode == 0, record.stdout[-3000:] + record.stderr[-2000:]
     baselines = project / "xai_baselines"
     assert (baselines / "max_sensitivity.json").is_file() and (baselines / "road.json").is_file()
     assert (baselines / "snapshots" / "quick.npz").is_file()
     assert not list(project.glob("*.json")), "nothing spreads over the project's root"
 
-    gate = _run(project, "pytest", "suites/", "--xai-strict", "-rfE")  # step 3
+    assert gate_command == ["pytest", "suites/", "--xai-strict"]
+    gate = _run(project, *gate_command, "-rfE")  # step 3
     assert "mymodels.mobilenet LRP not run, by [tool.xai_eval.exclude]" in gate.stdout
     # Every case ran (strict: nothing skipped but an inconclusive check) and every recorded number passed. The
     # stand-in is untrained, so it fails sanity properties a trained model has: those, and only those, fail.
     failed = [line for line in gate.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     assert all(line.startswith(SANITY_OF_AN_UNTRAINED_MODEL) for line in failed), "\n".join(failed)
     assert "not applicable" not in gate.stdout and "failing because of --xai-strict" not in gate.stdout
-    rest = _run(project, "pytest", "suites/", "--xai-strict", "-k", "not test_randomization and not test_well_formed")
+    rest = _run(project, *gate_command, "-k", "not test_randomization and not test_well_formed")
     assert rest.returncode == 0, rest.stdout[-4000:]
 
 
@@ -93,6 +106,9 @@ def test_init_overwrites_nothing(project: Path) -> None:
     again = _run(project, "xai-eval", "init")
     assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "already has a [tool.xai_eval] table; init writes nothing over it" in again.stderr
+    (project / "pyproject.toml").write_text("tool.xai_eval.models = ['x']\n\n[project]\nname = 'mine'\n")  # dotted keys
+    dotted = _run(project, "xai-eval", "init")
+    assert dotted.returncode == 2 and "already has a [tool.xai_eval] table" in dotted.stderr
     (project / "pyproject.toml").write_text("[project]\nname = 'mine'\n")
     third = _run(project, "xai-eval", "init")
     assert third.returncode == 2 and "already exist(s); init overwrites nothing" in third.stderr

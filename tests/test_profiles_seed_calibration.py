@@ -111,10 +111,11 @@ def test_seed_in_pyproject(gate_project: pytest.Pytester) -> None:
     gate_project.runpytest("--xai-update-baselines").stdout.fnmatch_lines(["*seed 3*"])
 
 
-def test_calibration_writes_the_spread_and_a_reseed_fails_classified_as_noise(gate_project: pytest.Pytester) -> None:
+def test_calibration_writes_the_seeds_and_a_reseed_is_only_the_draws_by_its_paired_reruns(gate_project: pytest.Pytester) -> None:
     """Calibrated on IG (spread 3-6 % on the tiny model), a reseeded run changes every number (the
-    perturbations are reseeded) and each change is classified within Monte-Carlo noise; IG-SG with the
-    quick profile's 3 noise samples has a 10-19 % spread on it, so it is listed as loose, not hidden."""
+    perturbations are reseeded). Rerun on the recorded seeds, each change is no evidence the expected value moved;
+    without the reruns it is unknown, and unknown fails under every policy. IG-SG with the quick profile's 3 noise
+    samples has a 10-19 % spread on it, so it is listed as loose, not hidden."""
     gate_project.makepyprojecttoml(textwrap.dedent("""
         [tool.xai_eval]
         models = ["tinynet:build"]
@@ -131,16 +132,24 @@ def test_calibration_writes_the_spread_and_a_reseed_fails_classified_as_noise(ga
         for image in ("a", "b"):
             entry = stored[method][image]
             spread = entry["spread"]
-            assert set(entry) == {"value", "spread"}
+            assert set(entry) == {"value", "seed", "seeds", "spread"} and entry["seed"] == 0
+            assert sorted(entry["seeds"]) == [str(10_000 + i) for i in range(1, 6)]
             assert spread["k"] == 6 and spread["min"] <= entry["value"] <= spread["max"]
+            assert min(entry["seeds"].values()) >= spread["min"] and max(entry["seeds"].values()) <= spread["max"]
     assert stored["IG"]["a"]["spread"]["relative"] > 0, "IG's perturbations are reseeded too"
     gate_project.runpytest().assert_outcomes(passed=4)
     for seed in ("1", "2"):
-        reseeded = gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG")
+        reseeded = gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG", "--xai-paired-reruns")
         reseeded.assert_outcomes(failed=2)
-        reseeded.stdout.fnmatch_lines(["*xai-eval: 2 of 2 case(s) changed beyond the numeric floor: 2 within Monte-Carlo noise*"])
-        lenient = gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG", "--xai-fail-on", "worse-beyond-noise")
+        reseeded.stdout.fnmatch_lines(["*xai-eval: 2 of 2 case(s) changed beyond the numeric floor: 2 no evidence the "
+                                       "expected value moved*"])
+        reseeded.stdout.fnmatch_lines(["*+0.0% (+0.0% to +0.0%) over 6 paired seeds*"])
+        lenient = gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG", "--xai-fail-on", "worse-beyond-noise",
+                                         "--xai-paired-reruns")
         lenient.assert_outcomes(passed=2)
+        unpaired = gate_project.runpytest("--xai-seed", seed, "--xai-method", "IG", "--xai-fail-on", "worse-beyond-noise")
+        unpaired.assert_outcomes(failed=2)
+        unpaired.stdout.fnmatch_lines(["*2 of 2 case(s) changed beyond the numeric floor: 2 changed, with no paired evidence*"])
 
 
 def test_too_few_calibration_seeds_is_a_one_line_error(gate_project: pytest.Pytester) -> None:

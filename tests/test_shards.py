@@ -143,6 +143,7 @@ def test_three_shards_record_gate_merge_and_report_as_one_job(suites_project: py
         assert (project / "recorded" / name).read_bytes() == (project / "one" / name).read_bytes(), name
     assert json.loads((project / "one" / "baselines.json").read_text())["profiles"]["paper"] == start["profiles"]["paper"]
     assert '"spread"' in (project / "one" / "baselines.json").read_text()  # calibrated: the seeds' spread came through
+    assert '"10005"' in (project / "one" / "baselines.json").read_text()  # and every seed's value
     assert '"noise": {' in (project / "one" / "snapshots" / "quick.json").read_text()
 
     snapshots = project / "one" / "snapshots" / "quick.json"

@@ -58,9 +58,9 @@ def test_fail_update_pass_regress_fail(gate_project: pytest.Pytester) -> None:
     regressed.assert_outcomes(passed=3, failed=1)
     regressed.stdout.fnmatch_lines(
         [
-            "*max sensitivity of tinynet.build-IG-a changed: *(+200.00%): changed, with no calibrated seed spread*"
-            "--xai-update-baselines*",
-            "*xai-eval: 1 of 4 case(s) changed beyond the numeric floor: 1 changed, with no calibrated seed spread*",
+            "*max sensitivity of tinynet.build-IG-a changed: *(+200.00%); no seeds are recorded for it to rerun: record "
+            "them with --xai-calibrate 5: changed, with no paired evidence of what it means*--xai-update-baselines*",
+            "*xai-eval: 1 of 4 case(s) changed beyond the numeric floor: 1 changed, with no paired evidence*",
             "*to accept the new values run: pytest --xai-update-baselines 'test_gate.py::test_max_sensitivity?tinynet.build-IG-a?'",
         ]
     )
@@ -72,7 +72,7 @@ def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: 
     data = json.loads(baselines.read_text())
     measured = data["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"]
     spread = {"min": measured * 0.9, "max": measured * 1.1, "mean": measured, "relative": 0.05, "k": 6}
-    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"].update(value=measured * 1.05, spread=spread)
+    data["profiles"]["quick"]["tinynet.build"]["IG"]["a"].update(value=measured * 1.0005, spread=spread)  # within the floor
     data["profiles"]["paper"] = {"tinynet.other": {"IG": {"x": {"value": 1.0}}}}
     baselines.write_text(json.dumps(data))
 
@@ -82,36 +82,41 @@ def test_update_keeps_entries_of_cases_not_run_and_counts_updates(gate_project: 
     after = json.loads(baselines.read_text())
     assert after["profiles"]["paper"] == data["profiles"]["paper"]
     assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["value"] == measured
-    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["spread"] == spread, "a spread that still fits is kept"
+    assert after["profiles"]["quick"]["tinynet.build"]["IG"]["a"]["spread"] == spread, "the same value keeps its spread"
     assert after["profiles"]["quick"]["tinynet.build"]["LRP"] == data["profiles"]["quick"]["tinynet.build"]["LRP"]
 
 
-def test_a_change_fails_by_default_and_under_the_lenient_policy_only_when_worse_beyond_noise(
+def test_a_change_fails_by_default_and_under_the_lenient_policy_only_when_paired_reruns_say_worse(
     gate_project: pytest.Pytester,
 ) -> None:
-    gate_project.runpytest("--xai-update-baselines").assert_outcomes(passed=4)
+    gate_project.runpytest("--xai-calibrate", "5").assert_outcomes(passed=4)
     baselines = gate_project.path / "baselines.json"
     data = json.loads(baselines.read_text())
     cases = data["profiles"]["quick"]["tinynet.build"]
-    for method, image, factor in (("LRP", "b", 50.0), ("LRP", "a", 0.02), ("IG", "b", 1.01)):
-        recorded = cases[method][image]["value"] * factor  # as if recorded by another version
-        spread = {"min": recorded * 0.97, "max": recorded * 1.03, "mean": recorded, "relative": 0.01, "k": 6}
-        cases[method][image] = {"value": recorded, "spread": spread}
+    for method, image, factor in (("LRP", "b", 50.0), ("LRP", "a", 0.02)):  # as if recorded by another version
+        entry = cases[method][image]
+        entry["value"] *= factor
+        entry["seeds"] = {seed: value * factor for seed, value in entry["seeds"].items()}
+    ig = cases["IG"]["b"]  # only the draws: seed 0's and seed 10001's values swapped
+    ig["value"], ig["seeds"]["10001"] = ig["seeds"]["10001"], ig["value"]
     baselines.write_text(json.dumps(data))
-    strict = gate_project.runpytest()
+    strict = gate_project.runpytest("--xai-paired-reruns")
     strict.assert_outcomes(passed=1, failed=3)
     strict.stdout.fnmatch_lines([
-        "*xai-eval: 3 of 4 case(s) changed beyond the numeric floor: 1 worse beyond noise, 1 better beyond noise, "
-        "1 within Monte-Carlo noise (what another seed does)",
+        "*xai-eval: 3 of 4 case(s) changed beyond the numeric floor: 1 worse: the expected value moved (paired reruns), "
+        "1 better: the expected value moved (paired reruns), 1 no evidence the expected value moved*",
     ])
-    lenient = gate_project.runpytest("--xai-fail-on", "worse-beyond-noise")
+    lenient = gate_project.runpytest("--xai-fail-on", "worse-beyond-noise", "--xai-paired-reruns")
     lenient.assert_outcomes(passed=3, failed=1)
     lenient.stdout.fnmatch_lines([
-        "*max sensitivity of tinynet.build-LRP-a changed: *: worse beyond noise*",
+        "*max sensitivity of tinynet.build-LRP-a changed: *over 6 paired seeds: worse: the expected value moved*",
         "*quick/tinynet.build/IG/b: sensitivity noise*",
         "*quick/tinynet.build/LRP/a: sensitivity WORSE*",
         "*quick/tinynet.build/LRP/b: sensitivity better*",
     ])
+    unpaired = gate_project.runpytest("--xai-fail-on", "worse-beyond-noise")  # no paired evidence: unknown fails
+    unpaired.assert_outcomes(passed=1, failed=3)
+    assert "within Monte-Carlo noise" not in unpaired.stdout.str() and "worse-beyond-noise)" not in unpaired.stdout.str()
 
 
 def test_values_are_identical_on_rerun_in_reverse_order_and_with_k(gate_project: pytest.Pytester) -> None:

@@ -5,10 +5,11 @@
                                       one between two faces, a circle, benchmarks/ importing the gate
     python tools/layers.py --write    rewrite the diagram between the markers in docs/design.md
 
-Every import counts: at module level, inside a function, and under ``if TYPE_CHECKING:`` (an annotation
-that names an upper layer's type couples the two as much as a call does). A layer may import itself and
-every layer below it, never one above; the faces (``api``, ``gate``, ``report``) import no other face; and
-no two modules import each other, however indirectly.
+Every import counts: at module level, inside a function, under ``if TYPE_CHECKING:`` (an annotation that
+names an upper layer's type couples the two as much as a call does), and the package root's lazy exports
+(its ``_EXPORTS`` table). A layer may import itself and every layer below it, never one above; the faces
+(``api``, ``gate``, ``report``) import no other face, and the package root only the API; nothing below the
+faces imports pytest or a pytest plugin; and no two modules import each other, however indirectly.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("foundation", ("records", "errors", "files", "version"), "case keys, result records, floors, errors, files"),
 )
 FACES = LAYERS[0][1]
-
+PYTEST = ("pytest", "_pytest", "pytest_benchmark", "xdist", "pytest_split", "pluggy")
+"""What only the pytest face may import."""
+ROOT_EXPORTS = "_EXPORTS"
+"""The package root's table of lazily imported public names: name -> module."""
 
 def part_of(module: str) -> str:
     """The part (``gate``, ``errors``, ...) a module ``xai_eval.X[.Y]`` belongs to; ``""`` for the package root."""
@@ -102,9 +106,35 @@ def imports_of(path: Path, source: str, known: Iterable[str]) -> list[Import]:
     return found
 
 
+def lazy_exports(path: Path) -> list[Import]:
+    """The package root's ``_EXPORTS = {"name": "module", ...}``: imports made on first use, by ``__getattr__``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == ROOT_EXPORTS for t in node.targets):
+            if isinstance(node.value, ast.Dict):
+                found += [Import(PACKAGE, v.value, node.lineno) for v in node.value.values
+                          if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    return found
+
+
 def graph(root: Path = ROOT) -> list[Import]:
     found = modules(root)
-    return [imp for name, path in found.items() for imp in imports_of(path, name, found) if imp.target != imp.source]
+    edges = [imp for name, path in found.items() for imp in imports_of(path, name, found) if imp.target != imp.source]
+    init = root / PACKAGE / "__init__.py"
+    return edges + (lazy_exports(init) if init.is_file() else [])
+
+
+def pytest_imports(root: Path = ROOT) -> list[Import]:
+    """Imports of pytest or a pytest plugin by a module below the faces."""
+    found = []
+    for name, path in modules(root).items():
+        if part_of(name) in FACES or part_of(name) == "":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [Import(name, n, node.lineno) for n in names if n.split(".")[0] in PYTEST]
+    return found
 
 
 def circles(edges: Iterable[Import]) -> list[list[str]]:
@@ -162,6 +192,10 @@ def problems(edges: list[Import], root: Path = ROOT) -> list[str]:
             lines.append(f"{e.where}: imports {e.target}, a layer above ({LAYERS[rank_of(target)][0]} over {LAYERS[rank_of(source)][0]})")
         elif source in FACES and target in FACES:
             lines.append(f"{e.where}: imports {e.target}; the faces ({', '.join(FACES)}) import no other face")
+        elif source == "" and target in FACES and target != "api":
+            lines.append(f"{e.where}: imports {e.target}; the package root exports the API, not the {target} face")
+    for e in pytest_imports(root):
+        lines.append(f"{e.where}: imports {e.target}; only the pytest face (gate/) imports pytest")
     for circle in circles(edges):
         lines.append(f"import circle: {' <-> '.join(circle)}")
     for path in sorted((root / "benchmarks").glob("*.py")):

@@ -68,19 +68,22 @@ class Run:
         return pandas.DataFrame(list(rows.values()))
 
     def check(self, baselines: str | Path, snapshots: str | Path | None = None, *,
-              fail_on: str = "change") -> pandas.DataFrame:
+              fail_on: str | None = None) -> pandas.DataFrame:
         """Every recorded number against ``baselines`` (a baselines folder, or max sensitivity's ``.json`` file in
         it) and the snapshots (default: ``snapshots/`` beside it), as the gate decides: one row per (case, check)
         with its verdict (``pass``, ``fail``, ``missing``, ``invalid``, ``inconclusive``), what a change means,
         the values compared and the gate's message. The run's records take the verdicts, so :meth:`save` then
-        writes what a gate run writes."""
+        writes what a gate run writes. ``fail_on`` is the policy (default: the project's, else ``change``). The
+        sanity checks' outcomes and the cases that could not run (``not applicable``) are rows too, so a clean table
+        is a clean gate."""
         import pandas
 
         from xai_eval.engine import comparison
 
+        session = self.session
+        fail_on = session.settings.fail_on if fail_on is None else fail_on
         if fail_on not in POLICIES:
             raise XaiEvalError(f"check(fail_on=...): expected one of {', '.join(map(repr, POLICIES))}, got {fail_on!r}")
-        session = self.session
         file = baselines_file(Path(baselines))
         session.settings = replace(session.settings, baselines=file, fail_on=fail_on,
                                    snapshots=None if snapshots is None else Path(snapshots))
@@ -88,9 +91,9 @@ class Run:
         outcomes: list[tuple[CaseKey, str, comparison.Outcome]] = []
         for key, case in self.cases.items():
             for metric in session.profile.metrics:
-                outcomes.append((key, metric, comparison.check_metric(session, case, metric, case.id)))
-            outcomes.append((key, "fingerprint", comparison.check_fingerprint(session, case)))
-            outcomes.append((key, "snapshot", comparison.check_snapshot(session, case)))
+                outcomes.append((key, metric, comparison.check_metric(session, case, metric, suite_nodeid(case.id, metric))))
+            outcomes.append((key, "fingerprint", comparison.check_fingerprint(session, case, suite_nodeid(case.id, "fingerprint"))))
+            outcomes.append((key, "snapshot", comparison.check_snapshot(session, case, suite_nodeid(case.id, "snapshot"))))
         self.results = [o.record for _, _, o in outcomes if isinstance(o.record, CaseResult)]
         self.snapshots = [o.record for _, _, o in outcomes if isinstance(o.record, SnapshotResult)]
         rows = []
@@ -101,6 +104,13 @@ class Run:
             if isinstance(r, CaseResult):
                 row |= {"value": r.value, "baseline": r.baseline}
             rows.append(row)
+        verdict = {"passed": "pass", "xfailed": "pass", "failed": "fail", "skipped": "inconclusive"}
+        for s in self.sanity:
+            rows.append({"model": s.key.model, "method": s.key.method, "image": s.key.image, "check": f"sanity {s.check}",
+                         "verdict": verdict.get(s.outcome, s.outcome), "meaning": "", "message": s.outcome})
+        for key, reason in self.not_applicable.items():
+            rows.append({"model": key.model, "method": key.method, "image": key.image, "check": "case",
+                         "verdict": "not applicable", "meaning": "", "message": reason})
         return pandas.DataFrame(rows)
 
     def save(self, path: str | Path) -> Path:
@@ -131,13 +141,18 @@ def _bundle(model: Any, transform: Callable[..., Any] | None, gradcam_layer: str
                        f"got {type(model).__name__}")
 
 
+LABELS = {"--xai-model": "evaluate(model=...)", "--xai-method": "evaluate(methods=...)", "--xai-profile": "evaluate(profile=...)",
+          "--xai-device": "evaluate(device=...)", "--xai-seed": "evaluate(seed=...)", "--xai-threads": "evaluate(threads=...)"}
+"""How :func:`evaluate`'s arguments are named in the configuration's one-line errors."""
+
+
 def evaluate(
-    model: Any = "efficientnet_lite0",
+    model: Any = None,
     images: str | Path | None = None,
     methods: Sequence[str] | None = None,
-    profile: str = "quick",
-    device: str = "cpu",
-    seed: int = 0,
+    profile: str | None = None,
+    device: str | None = None,
+    seed: int | None = None,
     *,
     transform: Callable[..., Any] | None = None,
     gradcam_layer: str | None = None,
@@ -147,46 +162,37 @@ def evaluate(
     threads: int | None = None,
     progress: bool = True,
 ) -> Run:
-    """Compute every (model, method, image) case as the gate does: each metric of ``profile``, the sanity
-    checks (``sanity=False`` leaves them out) and the seconds each case took.
+    """Compute every (model, method, image) case as the gate does: each metric of the profile, the sanity checks
+    (``sanity=False`` leaves them out) and the seconds each case took.
 
     ``model`` is a built-in name (``efficientnet_lite0``, ``resnet18``), a ``"module:callable"`` returning a
-    ``ModelBundle``, a ``ModelBundle``, or an ``nn.Module`` with its ``transform`` and ``gradcam_layer``
-    (named ``name``, default ``model``; the module is never changed). ``images`` is a folder with a
-    ``manifest.toml`` (default: the three photos shipped with xai-eval). ``pyproject`` reads a project's
-    ``[tool.xai_eval.profiles]`` and thresholds. Bad arguments raise :class:`~xai_eval.errors.XaiEvalError`
-    with the gate's one-line messages. A progress bar (tqdm) shows the cases unless ``progress=False``.
+    ``ModelBundle``, a ``ModelBundle``, or an ``nn.Module`` in eval mode with its ``transform`` and
+    ``gradcam_layer`` (named ``name``, default ``model``; the module is deep-copied, never changed). ``images`` is
+    a folder with a ``manifest.toml`` (default: the three photos shipped with xai-eval). ``pyproject`` reads a
+    project's ``[tool.xai_eval]`` as the gate does (the arguments given here win over it; a ``module:callable``
+    is imported from its folder). Bad arguments raise :class:`~xai_eval.errors.XaiEvalError` with the gate's
+    one-line messages. A progress bar (tqdm) shows the cases unless ``progress=False``. Like the gate, it sets
+    torch's thread count (``threads``, default: the usable cores) for the process.
     """
+    from xai_eval.config.settings import resolve
     from xai_eval.engine.sanity import CHECKS, ONE_IMAGE, applies
 
     given: dict[str, ModelBundle] = {}
-    if isinstance(model, str):
-        if transform is not None or gradcam_layer is not None:
-            raise XaiEvalError(f"evaluate(model={model!r}): transform and gradcam_layer go with an nn.Module, not a name")
-        spec = model
-    else:
+    if model is not None and not isinstance(model, str):
         spec = name or getattr(model, "name", "") or DEFAULT_NAME
         given[spec] = _bundle(model, transform, gradcam_layer, spec)
-    if isinstance(methods, str):
-        methods = [methods]
-    for label, value in (("seed", seed), ("threads", threads)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (0 if label == "seed" else 1)):
-            raise XaiEvalError(f"evaluate({label}=...): expected a whole number >= {0 if label == 'seed' else 1}, got {value!r}")
-    table: Mapping[str, Any] = {}
-    config_file = "pyproject.toml"
-    if pyproject is not None:
-        path = Path(pyproject)
-        found = tool_table(path) if path.is_file() else None
-        if not path.is_file():
-            raise XaiEvalError(f"evaluate(pyproject=...): {path}: no such file; give the project's pyproject.toml")
-        table = found if isinstance(found, dict) else {}
-        config_file = str(path)
-    settings = Settings(
-        profile=profile, models=(spec,), methods=tuple(methods or ()), seed=seed, device=device, threads=threads,
-        images=Path(images) if images is not None else SHIPPED_IMAGES,
-        profile_tables=table.get("profiles", {}), thresholds=table.get("thresholds", {}), config_file=config_file,
-    )
+        model = spec
+    elif transform is not None or gradcam_layer is not None:
+        raise XaiEvalError(f"evaluate(model={model!r}): transform and gradcam_layer go with an nn.Module, not a name")
+    path = None if pyproject is None else Path(pyproject)
+    if path is not None and not path.is_file():
+        raise XaiEvalError(f"evaluate(pyproject=...): {path}: no such file; give the project's pyproject.toml")
+    options = {"--xai-model": None if model is None else [model], "--xai-profile": profile, "--xai-device": device,
+               "--xai-method": [methods] if isinstance(methods, str) else None if methods is None else list(methods),
+               "--xai-images": None if images is None else str(images), "--xai-seed": seed, "--xai-threads": threads}
+    settings = resolve(options, path, Path.cwd(), LABELS)
     session = XaiSession(settings, bundles=given)
+    session.model_option = LABELS["--xai-model"]
     session.prepare(stores=False)
     run = Run(session)
     keys = session.case_keys()
@@ -198,12 +204,23 @@ def evaluate(
         run.cases[key] = case
         for metric in session.profile.metrics:
             value = case.metric(metric)
-            run.results.append(CaseResult(key, case.id, value.value, None, "measured", case.seconds_of(metric),
-                                          metric=metric, details=dict(value.details)))
+            run.results.append(CaseResult(key, suite_nodeid(case.id, metric), value.value, None, "measured",
+                                          case.seconds_of(metric), metric=metric, details=dict(value.details),
+                                          seed=case.run_seed, undefined=value.undefined))
         for check in CHECKS if sanity else ():
             if applies(check, key.method) and (check not in ONE_IMAGE or key.image == first_image):
                 run.sanity.append(_sanity(case, check))
     return run
+
+
+def suite_nodeid(case_id: str, check: str) -> str:
+    """The node id of ``check`` of a case in the shipped suites (``xai-eval init`` writes them): what a message's
+    accept command names."""
+    if check == "max_sensitivity":
+        return f"suites/test_sensitivity.py::test_max_sensitivity[{case_id}]"
+    if check in ("snapshot", "fingerprint"):
+        return f"suites/test_snapshot.py::test_{check}[{case_id}]"
+    return f"suites/test_metrics.py::test_metric[{case_id}-{check}]"
 
 
 def _case(session: XaiSession, key: CaseKey, run: Run) -> CaseRun | None:
@@ -217,18 +234,12 @@ def _case(session: XaiSession, key: CaseKey, run: Run) -> CaseRun | None:
 
 
 def _sanity(case: CaseRun, check: str) -> SanityRecord:
-    """A sanity check's record, with the outcome words of the gate's results file."""
-    from xai_eval.engine.sanity import run_check
+    """A sanity check's record, with the outcome word the gate's results file records for it."""
+    from xai_eval.engine.sanity import outcome_word, run_check
 
     outcome = run_check(case, check)
-    failed = outcome.verdict.outcome == "fail"
-    if outcome.verdict.outcome == "inconclusive":
-        word = "inconclusive"
-    elif outcome.known_failure:
-        word = "xfailed" if failed else "xpassed"
-    else:
-        word = "failed" if failed else "passed"
-    return SanityRecord(case.key, check, dict(outcome.values), word)
+    record = SanityRecord(case.key, check, dict(outcome.values), outcome_word(outcome))
+    return record
 
 
 def _progress(keys: list[CaseKey], show: bool) -> Any:

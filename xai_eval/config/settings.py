@@ -27,6 +27,7 @@ MIN_CALIBRATION_SEEDS = 5
 KNOWN_KEYS = {
     "profile", "models", "methods", "images", "baselines", "device", "resnet18_weights", "strict_weights", "results",
     "benchmark_rounds", "seed", "strict", "threads", "profiles", "snapshots", "fail_on", "thresholds", "exclude",
+    "paired_reruns",
 }
 
 
@@ -69,6 +70,9 @@ class Settings:
     ``worse-beyond-noise`` (see :data:`xai_eval.measure.change.POLICIES`)."""
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     """The project's ``[tool.xai_eval.thresholds]`` table, resolved by the session."""
+    paired_reruns: bool = False
+    """Rerun every case that changed beyond its floor on the seeds it was recorded under, and decide what the
+    change means from the paired differences (:mod:`xai_eval.measure.paired`)."""
     exclude: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """``[tool.xai_eval.exclude."MODEL"]``: per model, the methods that do not apply to it, each with the reason
     (reviewed as data; the summary lists the cases left out)."""
@@ -93,8 +97,8 @@ def tool_table(path: Path) -> Any:
     return tool.get("xai_eval") if isinstance(tool, dict) else None
 
 
-def _pyproject(path: Path, rootpath: Path) -> tuple[dict[str, Any], Path, Path | None]:
-    if not path.is_file():
+def _pyproject(path: Path | None, rootpath: Path) -> tuple[dict[str, Any], Path, Path | None]:
+    if path is None or not path.is_file():
         return {}, rootpath, None
     table = tool_table(path)
     table = {} if table is None else table
@@ -130,14 +134,15 @@ def profile_tables(path: Path) -> Mapping[str, Any]:
 class _Reader:
     """Typed access to one option: the command line first, then ``[tool.xai_eval]``."""
 
-    def __init__(self, options: Mapping[str, Any], table: dict[str, Any], base: Path, path: Path | None) -> None:
-        self.options, self.table, self.base = options, table, base
+    def __init__(self, options: Mapping[str, Any], table: dict[str, Any], base: Path, path: Path | None,
+                 labels: Mapping[str, str]) -> None:
+        self.options, self.table, self.base, self.labels = options, table, base, labels
         self.where = f"{path} [tool.xai_eval]" if path else "[tool.xai_eval]"
 
     def raw(self, option: str, key: str) -> tuple[Any, str] | None:
         value = self.options.get(option)
         if value is not None:
-            return value, option
+            return value, self.labels.get(option, option)
         if key in self.table:
             return self.table[key], f"{self.where} {key}"
         return None
@@ -192,11 +197,13 @@ class _Reader:
         raise XaiEvalError(f"{where}: expected a name or a list of names, got {value!r}")
 
 
-def resolve(options: Mapping[str, Any], pyproject: Path, rootpath: Path) -> Settings:
+def resolve(options: Mapping[str, Any], pyproject: Path | None, rootpath: Path,
+            labels: Mapping[str, str] | None = None) -> Settings:
     """Merge the command line's ``--xai-*`` values (``options``, keyed by option name; None where not given),
-    the ``[tool.xai_eval]`` table of ``pyproject`` and the defaults into :class:`Settings`."""
+    the ``[tool.xai_eval]`` table of ``pyproject`` (None: none) and the defaults into :class:`Settings`.
+    ``labels`` name the options in messages (the Python API's arguments), where they are not the options'."""
     table, base, path = _pyproject(pyproject, rootpath)
-    read = _Reader(options, table, base, path)
+    read = _Reader(options, table, base, path, labels or {})
     weights = options.get("--xai-resnet18-weights")
     weights_path = Path(weights) if weights else read.path("--xai-resnet18-weights", "resnet18_weights", None)
     calibrate = read.integer("--xai-calibrate", "__no_key__", 0, 0) or 0
@@ -206,18 +213,21 @@ def resolve(options: Mapping[str, Any], pyproject: Path, rootpath: Path) -> Sett
     thresholds = table.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise XaiEvalError(f"{read.where} thresholds: expected a table [tool.xai_eval.thresholds] of METHOD = number")
-    exclude = _exclude(table.get("exclude", {}), read.where)
+    models = read.names("--xai-model", "models", DEFAULT_MODELS)
+    configured = table.get("models", DEFAULT_MODELS)
+    known = {*models, *(configured if isinstance(configured, list) else [configured])}
+    exclude = _exclude(table.get("exclude", {}), read.where, known)
     fail_on = read.string("--xai-fail-on", "fail_on", DEFAULT_POLICY)
     if fail_on not in POLICIES:
         raise XaiEvalError(f"{read.where} fail_on: expected one of {', '.join(map(repr, POLICIES))}, got {fail_on!r}")
-    images = read.path("--xai-images", "images", None) or SHIPPED_IMAGES
+    images = read.path("--xai-images", "images", None) or _default_images(base)
     baselines = read.path("--xai-baselines", "baselines", DEFAULT_BASELINES)
     assert images is not None and baselines is not None
     baselines = baselines_file(baselines)
     strict = read.flag("--xai-strict", "strict")
     return Settings(
         profile=read.string("--xai-profile", "profile", "quick"),
-        models=read.names("--xai-model", "models", DEFAULT_MODELS),
+        models=models,
         methods=read.names("--xai-method", "methods", ()),
         images=images,
         baselines=baselines,
@@ -238,13 +248,29 @@ def resolve(options: Mapping[str, Any], pyproject: Path, rootpath: Path) -> Sett
         thresholds=thresholds,
         exclude=exclude,
         root=base,
+        paired_reruns=read.flag("--xai-paired-reruns", "paired_reruns"),
     )
 
 
-def _exclude(raw: Any, where: str) -> dict[str, dict[str, str]]:
-    """``[tool.xai_eval.exclude."MODEL"]`` tables of ``METHOD = "reason"`` (checked against the registries when the
-    session starts)."""
+def _default_images(root: Path) -> Path:
+    """A project's images without an ``images`` key: its ``fixtures/images`` when that has a manifest (where
+    earlier versions looked), else the three photos shipped with xai-eval."""
+    own = root / "fixtures" / "images"
+    return own if (own / "manifest.toml").is_file() else SHIPPED_IMAGES
+
+
+def model_key(spec: str) -> str:
+    """How a model is named in ``[tool.xai_eval.exclude]``: its id (``mymodels.net`` for ``mymodels:net``), so
+    either spelling of a table name works."""
+    return spec.replace(":", ".")
+
+
+def _exclude(raw: Any, where: str, models: set[str]) -> dict[str, dict[str, str]]:
+    """``[tool.xai_eval.exclude."MODEL"]`` tables of ``METHOD = "reason"``, by model id (:func:`model_key`). A
+    model must be one the project or the command line names (a run gates only its own; the methods are checked
+    against the registry when the session starts)."""
     example = 'e.g. [tool.xai_eval.exclude."mymodels:net"] with LRP = "no LRP rule for its multiplications"'
+    known = {model_key(m) for m in models if isinstance(m, str)}
     if not isinstance(raw, dict):
         raise XaiEvalError(f"{where} exclude: expected tables [tool.xai_eval.exclude.\"MODEL\"]; {example}")
     tables: dict[str, dict[str, str]] = {}
@@ -255,7 +281,10 @@ def _exclude(raw: Any, where: str) -> dict[str, dict[str, str]]:
             if not isinstance(reason, str) or not reason.strip():
                 raise XaiEvalError(f"{where} exclude.\"{model}\".{method}: expected the reason as a non-empty string, "
                                    f"got {reason!r}; {example}")
-        tables[model] = dict(methods)
+        if model_key(model) not in known:
+            raise XaiEvalError(f"{where} exclude.\"{model}\": {model!r} is not one of the models ({', '.join(sorted(known))}); "
+                               "name the model as it is written in models")
+        tables[model_key(model)] = dict(methods)
     return tables
 
 

@@ -215,7 +215,8 @@ class CaseRun:
 
     def infidelity(self, seed: int, *, n_samples: int, square_side: float) -> float:
         """Captum's normalised infidelity of the case's attribution over the photo's random square removals
-        (each square's side ``square_side`` of the image's shorter side)."""
+        (each square's side ``square_side`` of the image's shorter side), with ``I`` by the method's convention
+        (:attr:`xai_eval.explain.explainer.Explainer.multiplies_by_inputs`)."""
         from xai_eval.measure.infidelity import infidelity, square_removals
 
         shape = tuple(self.inputs.shape[1:])
@@ -228,6 +229,7 @@ class CaseRun:
         value = infidelity(
             self.explainer.model, self.inputs, self.attribution_under(seed), masks.unsqueeze(0), target=self.target,
             max_examples_per_batch=self.profile.max_examples_per_batch, outputs=self.logits(), perturbed_outputs=outputs.unsqueeze(0),
+            multiply_by_inputs=self.explainer.multiplies_by_inputs,
         )
         return float(value[0])
 

@@ -36,6 +36,18 @@ class SanityOutcome:
     """Why this method is known to fail this check (the gate then expects the failure), or ''."""
 
 
+def outcome_word(outcome: SanityOutcome) -> str:
+    """The outcome a results file records for a check, as the gate's test reports give it: ``passed``,
+    ``failed``, ``xfailed`` (a known failure that failed), ``skipped`` (inconclusive). A known failure that passes
+    is ``failed``: its strict xfail fails the run, so that the known failure is removed."""
+    if outcome.verdict.outcome == "inconclusive":
+        return "skipped"
+    failed = outcome.verdict.outcome == "fail"
+    if outcome.known_failure:
+        return "xfailed" if failed else "failed"
+    return "failed" if failed else "passed"
+
+
 def applies(check: str, method: str) -> bool:
     """Whether ``check`` runs for ``method`` (completeness for the methods with a completeness axiom,
     conservation for LRP; every other check for every method)."""

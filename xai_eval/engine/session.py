@@ -33,6 +33,8 @@ class XaiSession:
                  bundles: Mapping[str, ModelBundle] | None = None) -> None:
         self.settings = settings
         self.given = dict(bundles or {})
+        self.model_option = "--xai-model"
+        """How messages name where the models come from (the Python API names its argument)."""
         """Models given as objects (the Python API), by the name in ``settings.models``: loaded from here, not
         from the registry."""
         self.workers = workers
@@ -70,16 +72,12 @@ class XaiSession:
         self.profile = get_profile(s.profile, self.profiles)
         for spec in s.models:
             if spec not in self.given:
-                validate_model_name(spec, root=s.root)
+                validate_model_name(spec, self.model_option, root=s.root)
         for name in s.methods:
             get_method(name)
-        for spec, methods in s.exclude.items():
-            where = f"{s.config_file} [tool.xai_eval.exclude.\"{spec}\"]"
-            if spec not in s.models:
-                raise XaiEvalError(f"{where}: {spec!r} is not one of this run's models ({', '.join(s.models)}); "
-                                   "name the model as it is written in models")
+        for model, methods in s.exclude.items():
             for method in methods:
-                get_method(method, where=f"{where} {method}")
+                get_method(method, where=f"{s.config_file} [tool.xai_eval.exclude.\"{model}\"] {method}")
         self.images = load_manifest(s.images)
         for entry in self.images:
             entry.load()
@@ -172,7 +170,7 @@ class XaiSession:
         return [
             CaseKey(self.profile.name, model_id(spec), method, image.id)
             for spec in self.settings.models
-            for method in self.method_names if method not in self.settings.exclude.get(spec, {})
+            for method in self.method_names if method not in self.settings.exclude.get(model_id(spec), {})
             for image in self.images
         ]
 
@@ -203,7 +201,7 @@ class XaiSession:
             bundle = self.given[spec].with_name(spec)
         else:
             bundle = load_model(spec, self.profile.image_size, resnet18_weights=self.settings.resnet18_weights,
-                                root=self.settings.root)
+                                root=self.settings.root, where=self.model_option)
         _refuse_training_mode(spec, bundle.model)
         model = copy.deepcopy(bundle.model).eval().to(device)
         if bundle.channels_last:

@@ -81,6 +81,12 @@ class Explainer:
         return cls(model, **init, **draws)
 
     @property
+    def multiplies_by_inputs(self) -> bool:
+        """Whether the map is multiplied by the input: the method's declaration, else the Captum object's."""
+        declared = self.spec.multiplies_by_inputs
+        return bool(getattr(self.attributor, "multiplies_by_inputs", True)) if declared is None else declared
+
+    @property
     def attributor(self) -> Any:
         if self._attributor is None:
             self._attributor = self._build()

@@ -53,6 +53,11 @@ class MethodSpec:
     explained one example at a time with the global RNGs seeded from the case's draws, so such a method's
     explanations of a case share their draws anyway (they may differ between devices). Captum's
     NoiseTunnel and GradientShap need not be marked: xai-eval runs them with paired draws."""
+    multiplies_by_inputs: bool | None = None
+    """Whether the map is multiplied by the input (relative to a baseline), as IG's, GradientSHAP's, LRP's and
+    Occlusion's are and Guided Backprop's and Guided Grad-CAM's are not: it decides infidelity's perturbation
+    (Captum's ``infidelity_perturb_func_decorator(multiply_by_inputs=...)``). None: the Captum class's own
+    ``multiplies_by_inputs``."""
     description: str = ""
 
     def kwargs_for(self, profile: str) -> dict[str, Any]:

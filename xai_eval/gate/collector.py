@@ -17,7 +17,7 @@ from xai_eval.engine.session import XaiSession
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
-_FLAGS = {"--xai-update-baselines", "--xai-strict", "--xai-strict-weights"}
+_FLAGS = {"--xai-update-baselines", "--xai-strict", "--xai-strict-weights", "--xai-paired-reruns"}
 _DROPPED = {"--xai-update-baselines", "--xai-calibrate"}
 
 
@@ -170,7 +170,7 @@ class ResultCollector:
             line = skip_counts(self.skips.values(), strict=xs.settings.strict)
             if line:
                 tr.write_line(line)
-            for model, method, reason in excluded(xs.settings.exclude):
+            for model, method, reason in excluded(xs.settings.exclude, xs.settings.models):
                 tr.write_line(f"xai-eval: {model} {method} not run, by [tool.xai_eval.exclude] in {xs.settings.config_file}: {reason}")
             if self.all_skipped:
                 tr.write_line("xai-eval: every case skipped, so nothing was gated; failing the run (see the reasons above)")

@@ -19,6 +19,7 @@ OPTION_NAMES = (
     "--xai-profile", "--xai-model", "--xai-method", "--xai-images", "--xai-baselines", "--xai-snapshots",
     "--xai-update-baselines", "--xai-calibrate", "--xai-seed", "--xai-strict", "--xai-strict-weights",
     "--xai-resnet18-weights", "--xai-device", "--xai-threads", "--xai-benchmark-rounds", "--xai-results", "--xai-fail-on",
+    "--xai-paired-reruns",
 )
 """Every option :func:`add_options` declares (``tests/`` checks the two agree)."""
 
@@ -47,7 +48,13 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--xai-calibrate", type=int, default=None, metavar="K",
-        help=f"record the baselines and calibrate each case's tolerance from its spread under K (>= {MIN_CALIBRATION_SEEDS}) other seeds",
+        help=f"record the baselines and each number under K (>= {MIN_CALIBRATION_SEEDS}) other seeds, the seeds a "
+        "paired rerun repeats",
+    )
+    group.addoption(
+        "--xai-paired-reruns", action="store_true", default=None,
+        help="rerun each case that changed beyond its floor on its recorded seeds, and say from the paired "
+        "differences whether the expected value moved or only the draws (costs time only for changed cases)",
     )
     group.addoption("--xai-seed", type=int, default=None, metavar="N", help="mixed into every random draw (default 0)")
     group.addoption(
@@ -75,7 +82,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--xai-fail-on", default=None, choices=POLICIES,
         help="which changes of a recorded number fail: change (default: every change beyond the numeric floor) or "
-        "worse-beyond-noise (only worse beyond the seed spread; the others are listed)",
+        "worse-beyond-noise (all but those paired reruns show to be only the draws, or better; the others are listed)",
     )
 
 

@@ -231,13 +231,27 @@ class InconclusiveSkip(pytest.skip.Exception):  # type: ignore[misc,name-defined
 InconclusiveSkip.__name__ = InconclusiveSkip.__qualname__ = "Inconclusive"
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+def _inconclusive_is_a_skip() -> Generator[None, object, object]:
     """A check that ran and could not decide is a visible skip, never a pass (nor a failure)."""
     try:
         return (yield)
     except Inconclusive as exc:
         raise InconclusiveSkip(str(exc), _use_item_location=True) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    return (yield from _inconclusive_is_a_skip())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _inconclusive_is_a_skip())  # raised by a fixture
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _inconclusive_is_a_skip())
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,11 +21,20 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _paired_size(paired: dict[str, Any]) -> str:
+    """A paired change's mean and interval, short: ``+38% (+31% to +45%)`` (absolute for an absolute floor)."""
+    reference = paired.get("reference") or 0.0
+    if paired.get("relative") and reference:
+        mean, low, high = (paired[k] / abs(reference) for k in ("mean", "low", "high"))
+        return f"{mean:+.1%} ({low:+.1%} to {high:+.1%})"
+    return f"{paired['mean']:+.3g} ({paired['low']:+.3g} to {paired['high']:+.3g})"
+
+
 def _change_cell(r: CaseResult) -> str:
     if not r.meaning:
         return "-"
     cell = SHORT.get(r.meaning, r.meaning)
-    return f"{cell} ({r.sds:+.2g} sd)" if r.sds is not None and math.isfinite(r.sds) else cell
+    return f"{cell} {_paired_size(r.paired)}" if r.paired else cell
 
 
 def results_table(results: Sequence[CaseResult]) -> list[str]:
@@ -39,7 +48,7 @@ def results_table(results: Sequence[CaseResult]) -> list[str]:
 
 
 def _metric_cell(r: CaseResult) -> str:
-    value = "nan" if not math.isfinite(r.value) else f"{r.value:.4g}"
+    value = "undefined" if r.undefined else "nan" if not math.isfinite(r.value) else f"{r.value:.4g}"
     if r.status in ("missing", "invalid"):
         return f"{value} {r.status}"
     return value if r.meaning in ("", "unchanged") else f"{value} {_change_cell(r)}"
@@ -80,7 +89,8 @@ def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotR
     checks: dict[CaseKey, list[tuple[str, str, str]]] = {}
     for r in results:
         if r.meaning:
-            detail = f"{r.value:.6g} from {r.baseline:.6g}" + (f", {r.sds:+.2g} sd" if r.sds is not None and math.isfinite(r.sds) else "")
+            baseline = "undefined" if r.baseline is None else f"{r.baseline:.6g}"
+            detail = f"{r.value:.6g} from {baseline}" + (f", paired {_paired_size(r.paired)}" if r.paired else "")
             checks.setdefault(r.key, []).append(("sensitivity" if r.metric == "max_sensitivity" else r.metric, r.meaning, detail))
     for snap in snapshots:
         if snap.meaning:
@@ -100,6 +110,12 @@ def changes_summary(results: Sequence[CaseResult], snapshots: Sequence[SnapshotR
         if snap.witness == "fingerprint" and snap.meaning == "beyond":
             where = (snap.key.profile, snap.key.model, snap.key.image)
             models[where] = (snap.detail, models.get(where, ("", 0))[1] + 1)
+    reruns = [r.paired["seconds"] for r in results if r.paired] + [
+        s.measured["paired"]["seconds"] for s in snapshots if isinstance(s.measured.get("paired"), dict)]
+    if reruns:
+        rerun_cases = {r.key for r in results if r.paired} | {s.key for s in snapshots if s.measured.get("paired")}
+        lines.append(f"xai-eval: paired reruns: {len(reruns)} number(s) of {len(rerun_cases)} case(s) rerun on their "
+                     f"recorded seeds in {sum(reruns):.1f} s")
     if models:
         lines.append(f"xai-eval: the model changed on {len(models)} photo(s); every method's change there follows from it:")
         lines += [f"  {'/'.join(where)}: {detail} ({n} case(s))" for where, (detail, n) in sorted(models.items())]
@@ -167,7 +183,8 @@ def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
         if spread is None:
             uncalibrated += 1
         elif spread.loose:
-            loose.append(f"  {r.key.id}{which}: relative spread {spread.relative:.1%} over {spread.k} seeds "
+            relative = "with a mean of 0" if spread.relative is None else f"{spread.relative:.1%}"
+            loose.append(f"  {r.key.id}{which}: relative spread {relative} over {spread.k} seeds "
                          f"(min {spread.min:.4g}, max {spread.max:.4g})")
     lines = []
     if loose:
@@ -183,12 +200,14 @@ def reason_kind(reason: str) -> str:
     return head if head in ("missing device", "missing weights", "not applicable", "inconclusive") else "other"
 
 
-def excluded(exclude: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str, str]]:
-    """The (model id, method, reason) pairs of ``[tool.xai_eval.exclude]``, sorted: cases that never run, listed so
-    that nothing goes green by not running."""
+def excluded(exclude: Mapping[str, Mapping[str, str]], models: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The (model id, method, reason) pairs of ``[tool.xai_eval.exclude]`` for this run's ``models`` (specs), sorted:
+    cases that never run, listed so that nothing goes green by not running."""
     from xai_eval.models.registry import model_id
 
-    return sorted((model_id(spec), method, reason) for spec, methods in exclude.items() for method, reason in methods.items())
+    ids = {model_id(spec) for spec in models}
+    return sorted((model, method, reason) for model, methods in exclude.items() if model in ids
+                  for method, reason in methods.items())
 
 
 def skip_counts(reasons: Iterable[str], *, strict: bool) -> str:

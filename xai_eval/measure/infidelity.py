@@ -12,11 +12,13 @@ explanation's units do not matter (a squared or variance map is compared like an
 faithful; its unit is the target logit's, squared.
 
 The perturbations are Yeh et al.'s *square removal* for images: a random square of the image is set to
-the zero baseline (the mean colour in the normalised input space, as the methods' baselines), and ``I`` is
-the square's mask, so ``<A, I>`` is the relevance the map puts in the square (Captum's convention for
-attributions that are multiplied by the input, ``infidelity_perturb_func_decorator(multiply_by_inputs=True)``:
-``I = (x - x_I) / (x - baseline)``). A map scores well when the relevance it gives a region predicts how
-much removing that region lowers the target logit. (Additive Gaussian noise, Yeh et al.'s other choice,
+the zero baseline (the mean colour in the normalised input space, as the methods' baselines). ``I`` follows
+Captum's ``infidelity_perturb_func_decorator``: for a map multiplied by the input (IG, GradientSHAP, LRP,
+Occlusion: ``multiply_by_inputs=True``) it is ``(x - x_I) / (x - baseline)``, the square's mask, so ``<A, I>``
+is the relevance the map puts in the square; for a map that is not (Guided Backprop, Guided Grad-CAM:
+``multiply_by_inputs=False``) it is ``x - x_I``, the input inside the square, so ``<A, I>`` is the map's
+first-order prediction of the change. A map scores well when that predicts how much removing the region
+lowers the target logit. (Additive Gaussian noise, Yeh et al.'s other choice,
 was measured too: on EfficientNet-Lite0 no method explained more than a fifth of the logit's response to
 it, and most under 5 %, so it could not tell the methods apart.)
 """
@@ -54,6 +56,7 @@ def infidelity(
     max_examples_per_batch: int | None = None,
     outputs: torch.Tensor | None = None,
     perturbed_outputs: torch.Tensor | None = None,
+    multiply_by_inputs: bool = True,
 ) -> torch.Tensor:
     """Per-example normalised infidelity of ``attributions`` at ``inputs`` (shape ``[N]``).
 
@@ -61,7 +64,8 @@ def infidelity(
     example ``i`` is compared at ``inputs[i] * (1 - perturbations[i, j])``, and ``<A, perturbations[i, j]>`` is the
     relevance the map puts where it was removed. ``outputs`` (``forward(inputs)``, ``[N, K]``) and ``perturbed_outputs``
     (``forward`` of each perturbed input, ``[N, n_samples, K]``), if given, are served to Captum instead of
-    calling ``forward`` again; anything else Captum asks for is computed.
+    calling ``forward`` again; anything else Captum asks for is computed. ``multiply_by_inputs`` is the map's
+    convention (the method's): ``I`` is the mask when true, ``x - x_I`` when false.
     """
     from captum.metrics import infidelity as captum_infidelity
 
@@ -84,7 +88,7 @@ def infidelity(
         if perturbed_outputs is not None:
             served[id(perturbed)] = perturbed_outputs[:, done : done + current].reshape(n * current, -1)
         done += current
-        return chunk, perturbed
+        return (chunk if multiply_by_inputs else expanded - perturbed), perturbed
 
     def forward_func(batch: torch.Tensor) -> torch.Tensor:
         if batch is inputs and outputs is not None:

@@ -16,8 +16,11 @@ spread (``--xai-calibrate K``), accepted with ``--xai-update-baselines``. Add yo
 
     register_metric(MetricSpec(
         name="positive_share", compute=attribution_share, lower_is_better=False,
-        cost="no model call (the case's attribution)",
+        cost="no model call (the case's attribution)", rtol=1e-3, atol=1e-6, bounds=(0.0, 1.0),
     ))
+
+(``rtol`` and ``atol`` are its numeric floor: measure the largest drift that threads, batch sizes and the
+device cause, e.g. with ``benchmarks/numeric_floor.py``, and keep at least 3 times that).
 
 and list it in a profile: ``[tool.xai_eval.profiles.mine]`` with ``extends = "quick"`` and
 ``metrics = ["max_sensitivity", "positive_share"]``. Its baselines go to ``positive_share.json`` beside the
@@ -103,9 +106,13 @@ class MetricSpec:
     ``[tool.xai_eval.profiles.NAME.metric_settings.METRIC]`` table overrides them. Empty: no settings."""
     label: str = ""
     """A short name for tables (default: ``name``)."""
-    rtol: float = SENSITIVITY_RTOL
-    atol: float = SENSITIVITY_ATOL
-    """The numeric floor: unchanged while ``|current - recorded| <= atol + rtol * |recorded|``."""
+    rtol: float | None = None
+    atol: float | None = None
+    """The numeric floor: unchanged while ``|current - recorded| <= atol + rtol * |recorded|``. Every metric
+    declares its own (measured: a floor borrowed from another metric says nothing about this one's rounding);
+    :func:`register_metric` refuses one without."""
+    bounds: tuple[float, float] = (0.0, math.inf)
+    """The values the metric can take: no interval it is reported with leaves them."""
     validate: Callable[[Mapping[str, Any]], str] | None = None
     """Checks a profile's settings; returns what is wrong ('' if nothing)."""
     description: str = ""
@@ -149,6 +156,11 @@ def register_metric(spec: MetricSpec, *, replace: bool = False) -> MetricSpec:
     if not NAME.fullmatch(spec.name):
         raise XaiEvalError(
             f"metric name {spec.name!r}: use lower-case letters, digits and '_' (it names the baselines file NAME.json)"
+        )
+    if spec.rtol is None or spec.atol is None or spec.rtol < 0 or spec.atol < 0:
+        raise XaiEvalError(
+            f"metric {spec.name!r}: declare its numeric floor, MetricSpec(..., rtol=..., atol=...) >= 0, measured as the "
+            "largest drift threads, batch sizes and the device cause (e.g. with benchmarks/numeric_floor.py), times 3"
         )
     if spec.name in _REGISTRY and not replace:
         raise XaiEvalError(f"metric {spec.name!r} is already registered; pass replace=True to override it")
@@ -218,32 +230,36 @@ STABILITY_COST = "none beyond max sensitivity's perturbed explanations"
 for _spec in (
     MetricSpec(
         name=MAX_SENSITIVITY, compute=_max_sensitivity, lower_is_better=True, label="max sensitivity",
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
         cost="n_perturb_samples explanations of perturbed inputs (Captum's sensitivity_max)",
         description="Captum's max sensitivity: the largest relative change of the explanation under the perturbations",
     ),
     MetricSpec(
         name="avg_sensitivity", compute=_avg_sensitivity, lower_is_better=True, label="average sensitivity", cost=STABILITY_COST,
-        rtol=AVG_SENSITIVITY_RTOL,
+        rtol=AVG_SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
         description="average sensitivity: the mean of the ratios whose maximum is max sensitivity",
     ),
     MetricSpec(
         name="ris", compute=_relative_stability("input"), lower_is_better=True, label="RIS", cost=STABILITY_COST,
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
         description="relative input stability (Agarwal et al. 2022): explanation change over input change, worst case",
     ),
     MetricSpec(
         name="ros", compute=_relative_stability("output"), lower_is_better=True, label="ROS",
         cost=STABILITY_COST + "; n_perturb_samples forward passes per photo (shared by its methods)", rtol=ROS_RTOL,
+        atol=SENSITIVITY_ATOL,
         description="relative output stability (Agarwal et al. 2022): explanation change over logit change, worst case",
     ),
     MetricSpec(
         name="infidelity", compute=_infidelity, lower_is_better=True, label="infidelity", validate=_check_square,
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
         settings={"quick": {"n_samples": 64, "square_side": 0.25}, "paper": {"n_samples": 128, "square_side": 0.25}},
         cost="n_samples forward passes per photo (shared by its methods), then a dot product per sample",
         description="Captum's infidelity with normalize=True over random square removals (Yeh et al. 2019)",
     ),
     MetricSpec(
         name="road", compute=_road, lower_is_better=False, label="ROAD gap", validate=_check_fractions,
-        rtol=0.0, atol=ROAD_ATOL,
+        rtol=0.0, atol=ROAD_ATOL, bounds=(-1.0, 1.0),
         settings={"quick": {"fractions": (0.2, 0.5, 0.8), "noise": 0.044},
                   "paper": {"fractions": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), "noise": 0.044}},
         cost="one sparse solve and 2 forward passes per fraction",

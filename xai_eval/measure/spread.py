@@ -25,8 +25,9 @@ class Spread:
 
     min: float
     max: float
-    relative: float
-    """Sample standard deviation / |mean| of the values (0 when they are all equal)."""
+    relative: float | None
+    """Sample standard deviation / |mean| of the values (0 when they are all equal; None when they differ and
+    their mean is 0, where no relative spread exists)."""
     k: int
     mean: float = math.nan
 
@@ -36,12 +37,12 @@ class Spread:
             raise ValueError("a spread needs at least two values")
         mean = statistics.fmean(values)
         sd = statistics.stdev(values)
-        relative = 0.0 if sd == 0 else (sd / abs(mean) if mean else math.inf)
+        relative = 0.0 if sd == 0 else (sd / abs(mean) if mean else None)
         return cls(min(values), max(values), relative, len(values), mean)
 
     @property
     def loose(self) -> bool:
-        return self.relative > LOOSE_SPREAD
+        return self.relative is None or self.relative > LOOSE_SPREAD
 
     def to_json(self) -> dict[str, float]:
         return {"min": self.min, "max": self.max, "mean": self.mean, "relative": self.relative, "k": self.k}

@@ -39,17 +39,29 @@ class CaseResult:
     """Which metric ``value`` is (the registry's name)."""
     details: dict[str, Any] = field(default_factory=dict)
     """What else the metric reported (ROAD's curves, RIS/ROS's prediction changes)."""
+    seed: int = 0
+    """The run's seed (``value`` is the number under it)."""
+    seeds: dict[str, float] | None = None
+    """The number under other seeds, by seed, computed by this run: the calibration seeds (``--xai-calibrate``)
+    or the recorded seeds a paired rerun repeated (None: neither)."""
+    paired: dict[str, Any] | None = None
+    """The paired evidence of a change (:class:`xai_eval.measure.paired.PairedChange` as JSON, with the rerun's
+    ``seconds``), or None."""
+    undefined: str = ""
+    """Why the metric is not defined for the case (``value`` is then NaN), or ''."""
 
     def to_property(self) -> dict[str, Any]:
         return {"key": self.key.to_list(), "nodeid": self.nodeid, "value": self.value, "threshold": self.threshold,
                 "status": self.status, "seconds": self.seconds, "spread": self.spread, "baseline": self.baseline,
-                "meaning": self.meaning, "sds": self.sds, "metric": self.metric, "details": self.details}
+                "meaning": self.meaning, "sds": self.sds, "metric": self.metric, "details": self.details,
+                "seed": self.seed, "seeds": self.seeds, "paired": self.paired, "undefined": self.undefined}
 
     @classmethod
     def from_property(cls, data: dict[str, Any]) -> CaseResult:
         return cls(CaseKey(*data["key"]), data["nodeid"], data["value"], data["threshold"], data["status"], data["seconds"],
                    data.get("spread"), data.get("baseline"), data.get("meaning", ""), data.get("sds"),
-                   data.get("metric", "max_sensitivity"), data.get("details", {}))
+                   data.get("metric", "max_sensitivity"), data.get("details", {}), data.get("seed", 0), data.get("seeds"),
+                   data.get("paired"), data.get("undefined", ""))
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,9 @@ def case_records(
             "sds": _finite_or_none(result.sds), "threshold": result.threshold, "status": result.status,
             "seconds": result.seconds, **({"spread": result.spread} if result.spread else {}),
             **({"details": result.details} if result.details else {}),
+            **({"seed": result.seed} if result.seed else {}), **({"seeds": result.seeds} if result.seeds else {}),
+            **({"paired": result.paired} if result.paired else {}),
+            **({"undefined": result.undefined} if result.undefined else {}),
         }
         if result.metric == "max_sensitivity":
             record(result.key)["max_sensitivity"] = entry
@@ -185,7 +200,8 @@ def results_of(record: dict[str, Any]) -> tuple[list[CaseResult], list[SnapshotR
     for metric, m in metrics:
         value = float("nan") if m["value"] is None else float(m["value"])
         results.append(CaseResult(key, "", value, m.get("threshold"), m["status"], m["seconds"], m.get("spread"),
-                                  m.get("baseline"), m.get("meaning", ""), m.get("sds"), metric, m.get("details", {})))
+                                  m.get("baseline"), m.get("meaning", ""), m.get("sds"), metric, m.get("details", {}),
+                                  m.get("seed", 0), m.get("seeds"), m.get("paired"), m.get("undefined", "")))
     snapshots = []
     for witness in ("snapshot", "fingerprint"):
         if witness in record:

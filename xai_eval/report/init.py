@@ -54,8 +54,14 @@ def planned(project: Path) -> dict[Path, str]:
     files[project / BASELINES / "README.md"] = README
     pyproject = project / "pyproject.toml"
     if pyproject.exists():
+        import tomllib
+
         text = read_text(pyproject, "a pyproject.toml", "fix it, or move it away and run xai-eval init again")
-        if "[tool.xai_eval" in text:
+        try:
+            tool = tomllib.loads(text).get("tool", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise XaiEvalError(f"{pyproject}: not valid TOML ({exc}); fix it and run xai-eval init again") from None
+        if isinstance(tool, dict) and "xai_eval" in tool:
             raise XaiEvalError(f"{pyproject}: already has a [tool.xai_eval] table; init writes nothing over it (edit it, "
                                "or remove it and run xai-eval init again)")
         files[pyproject] = text.rstrip("\n") + "\n" + TABLE

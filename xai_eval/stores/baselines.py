@@ -3,22 +3,26 @@
 Layout (JSON)::
 
     {
-      "schema_version": 2,
+      "schema_version": 3,
       "metric": "max_sensitivity",
       "profiles": {
         "quick": {
           "efficientnet_lite0": {
-            "IG": {"coffee": {"value": 0.641,
+            "IG": {"coffee": {"value": 0.641, "seed": 0,
+                              "seeds": {"10001": 0.652, "10002": 0.63, "10003": 0.66, "10004": 0.645, "10005": 0.64},
                               "spread": {"min": 0.63, "max": 0.66, "mean": 0.645, "relative": 0.017, "k": 6}}}
           }
         }
       }
     }
 
-A value is compared at the numeric floor (:mod:`xai_eval.records.floors`): within it the case is
-unchanged; beyond it the case changed, and its ``spread`` under other seeds (``--xai-calibrate K``) says
-what the change means (:mod:`xai_eval.measure.change`). Files of schema version 1 (with ``rtol`` and
-``atol``, which no longer decide anything) are read and rewritten as version 2.
+``value`` is the case's number at the run's ``seed``; ``seeds`` its numbers at the calibration seeds
+(``--xai-calibrate K``), computed by the same code, so that a later change can be rerun on the same seeds
+and judged from the paired differences (:mod:`xai_eval.measure.paired`); ``spread`` summarises them all. A
+metric that is not defined for a case is recorded as ``"value": null`` with the reason in ``undefined``.
+A value is compared at the numeric floor (:mod:`xai_eval.records.floors`): within it the case is unchanged;
+beyond it the case changed (:mod:`xai_eval.measure.change`). Files of schema versions 1 and 2 are read (they
+have no seeds) and rewritten as version 3.
 
 Every metric has a file of this layout with its name in ``"metric"``: max sensitivity's is the
 ``--xai-baselines`` file (``baselines``), every other metric's is ``METRIC.json`` in the same folder
@@ -30,38 +34,57 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.files import atomic_write_text
 from xai_eval.measure.metrics import MAX_SENSITIVITY
-from xai_eval.measure.change import ScalarChange, noise_interval, scalar_change
+from xai_eval.measure.change import ScalarChange, scalar_change
 from xai_eval.measure.spread import Spread
 from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
 from xai_eval.records.keys import CaseKey
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 UPDATE_FLAG = "--xai-update-baselines"
-_KEYS = {1: {"value", "rtol", "atol", "spread"}, 2: {"value", "spread"}}
+_KEYS = {1: {"value", "rtol", "atol", "spread"}, 2: {"value", "spread"}, 3: {"value", "undefined", "seed", "seeds", "spread"}}
 
 
 @dataclass(frozen=True)
 class BaselineEntry:
-    """The accepted value of one case, and its spread under other seeds when calibrated."""
+    """The accepted value of one case at the run's seed, its values at the calibration seeds, and their spread."""
 
-    value: float
+    value: float | None
+    """None: the metric is not defined for the case (``undefined`` says why)."""
     spread: Spread | None = None
+    seed: int = 0
+    """The seed ``value`` was computed under."""
+    seeds: Mapping[int, float] = field(default_factory=dict)
+    """The values under the calibration seeds, by seed (empty: not calibrated)."""
+    undefined: str = ""
+
+    def paired_values(self) -> dict[int, float]:
+        """Every recorded value by seed: the run seed's and the calibration seeds' (what paired reruns repeat)."""
+        return {**dict(self.seeds), **({} if self.value is None else {self.seed: self.value})}
 
     def compare(self, current: float, *, rtol: float = SENSITIVITY_RTOL, atol: float = SENSITIVITY_ATOL,
-                lower_is_better: bool = True) -> ScalarChange:
+                lower_is_better: bool = True, bounds: tuple[float, float] = (-math.inf, math.inf),
+                paired: tuple[list[float], list[float]] | None = None, missing_evidence: str = "") -> ScalarChange:
         """``current`` against this value: unchanged within the numeric floor (max sensitivity's unless the
-        metric's is given), else what the change means."""
-        return scalar_change(self.value, current, self.spread, rtol=rtol, atol=atol, lower_is_better=lower_is_better)
+        metric's is given), else what the change means (from ``paired`` values, when given)."""
+        assert self.value is not None
+        return scalar_change(self.value, current, self.spread, rtol=rtol, atol=atol, lower_is_better=lower_is_better,
+                             bounds=bounds, paired=paired, missing_evidence=missing_evidence)
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"value": self.value}
+        if self.value is None:
+            data["undefined"] = self.undefined
+        if self.seeds or self.seed:
+            data["seed"] = self.seed
+        if self.seeds:
+            data["seeds"] = {str(seed): value for seed, value in sorted(self.seeds.items())}
         if self.spread is not None:
             data["spread"] = self.spread.to_json()
         return data
@@ -69,28 +92,57 @@ class BaselineEntry:
 
 def _entry(raw: object, where: str, version: int) -> BaselineEntry:
     if not isinstance(raw, Mapping) or "value" not in raw:
-        raise XaiEvalError(f"{where}: entry must be an object with 'value' (and optionally 'spread')")
+        raise XaiEvalError(f"{where}: entry must be an object with 'value' (and optionally 'seed', 'seeds', 'spread')")
     unknown = sorted(set(raw) - _KEYS[version])
     if unknown:
-        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; an entry has {' and '.join(sorted(_KEYS[version]))}")
+        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; an entry has {', '.join(sorted(_KEYS[version]))}")
     value = raw["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if value is None and version >= 3:
+        reason = raw.get("undefined")
+        if not isinstance(reason, str) or not reason:
+            raise XaiEvalError(f"{where}: a null 'value' (an undefined metric) needs its reason in 'undefined'; "
+                               f"record it again with {UPDATE_FLAG}")
+        return BaselineEntry(None, undefined=reason, seed=_seed(raw.get("seed", 0), f"{where}.seed"))
+    if not _finite(value):
         raise XaiEvalError(f"{where}: 'value' must be a finite number, got {value!r}")
-    spread = raw.get("spread")
+    seeds = raw.get("seeds", {})
+    if not isinstance(seeds, Mapping) or not all(_finite(v) for v in seeds.values()):
+        raise XaiEvalError(f"{where}.seeds: must be an object of seed -> finite number; recompute it with --xai-calibrate 5")
+    entry = BaselineEntry(float(value), _spread(raw.get("spread"), where), _seed(raw.get("seed", 0), f"{where}.seed"),
+                          {_seed(seed, f"{where}.seeds"): float(v) for seed, v in seeds.items()})
+    return entry
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _seed(raw: object, where: str) -> int:
+    try:
+        seed = int(raw)  # type: ignore[call-overload]
+        assert not isinstance(raw, (bool, float)) and str(seed) == str(raw) and seed >= 0
+    except (AssertionError, TypeError, ValueError):
+        raise XaiEvalError(f"{where}: {raw!r} is not a seed (a whole number >= 0); recompute it with --xai-calibrate 5") from None
+    return seed
+
+
+def _spread(spread: object, where: str) -> Spread | None:
     if spread is None:
-        return BaselineEntry(float(value))
+        return None
     try:
         assert isinstance(spread, Mapping) and set(spread) == {"min", "max", "mean", "relative", "k"}
-        parsed = Spread(float(spread["min"]), float(spread["max"]), float(spread["relative"]), int(spread["k"]),
-                        float(spread["mean"]))
-        assert all(math.isfinite(v) for v in (parsed.min, parsed.max, parsed.mean, parsed.relative))
-        assert parsed.k == spread["k"] and parsed.k >= 2 and parsed.relative >= 0
+        relative = spread["relative"]
+        parsed = Spread(float(spread["min"]), float(spread["max"]), None if relative is None else float(relative),
+                        int(spread["k"]), float(spread["mean"]))
+        assert all(math.isfinite(v) for v in (parsed.min, parsed.max, parsed.mean))
+        assert parsed.relative is None or (math.isfinite(parsed.relative) and parsed.relative >= 0)
+        assert parsed.k == spread["k"] and parsed.k >= 2
     except (AssertionError, TypeError, ValueError):
         raise XaiEvalError(
-            f"{where}.spread: must be an object with numbers min, max, mean, relative (>= 0) and k (>= 2); "
-            "recompute it with --xai-calibrate 5"
+            f"{where}.spread: must be an object with numbers min, max, mean, relative (>= 0, or null where the mean "
+            "is 0) and k (>= 2); recompute it with --xai-calibrate 5"
         ) from None
-    return BaselineEntry(float(value), parsed)
+    return parsed
 
 
 def metric_baselines_path(baselines: Path, metric: str) -> Path:
@@ -112,7 +164,8 @@ class BaselineStore:
         """Read ``path`` (the baselines of ``metric``); a missing file is an empty store. Malformed files raise one line."""
         if path.is_dir():
             option = "--xai-baselines (or baselines)" if metric == MAX_SENSITIVITY else f"the {metric} baselines ({path.name} beside --xai-baselines)"
-            raise XaiEvalError(f"{path}: is a folder, not a baselines file; point {option} at a .json file")
+            raise XaiEvalError(f"{path}: is a folder, not a baselines file; point {option} at the baselines folder (a "
+                               "name without .json) or at a .json file")
         if not path.exists():
             return cls(path, {}, metric)
         try:
@@ -166,24 +219,26 @@ class BaselineStore:
                     "(fix or remove the entry, or register the method)"
                 )
 
-    def updated(self, values: Iterable[tuple[CaseKey, float, Spread | None]]) -> tuple[BaselineStore, int, int]:
-        """A store with ``values`` accepted; entries not in ``values`` are kept.
+    def updated(self, accepted: Iterable[tuple[CaseKey, BaselineEntry]], *, rtol: float = SENSITIVITY_RTOL,
+                atol: float = SENSITIVITY_ATOL) -> tuple[BaselineStore, int, int]:
+        """A store with ``accepted`` entries; entries not in it are kept.
 
-        A value with a spread (calibration) records that spread. One without keeps the entry's only while
-        that spread still describes it (the value is within what another seed gives); a value accepted
-        beyond it has no spread until ``--xai-calibrate`` measures one, so its next change reads
-        ``unknown``. Non-finite values are not accepted. Returns the new store and the counts of updated and new entries.
+        An accepted entry with seeds (calibrated, or rerun paired in this run) records them and their spread. One
+        without keeps the old entry's seeds and spread only while its value is the old one within the numeric
+        floor (``rtol``, ``atol``): they were computed by the code that computed it. A value accepted beyond that
+        has none until ``--xai-calibrate`` records them, so its next change reads ``unknown``. Returns the new
+        store and the counts of updated and new entries.
         """
+        from xai_eval.records.floors import within
+
         entries = dict(self.entries)
         n_updated = n_new = 0
-        for key, value, spread in values:
-            if not math.isfinite(value):
-                continue
+        for key, new in accepted:
             old = entries.get(key)
-            if spread is None and old is not None and old.spread is not None:
-                low, high = noise_interval(old.spread)
-                spread = old.spread if low <= value <= high else None
-            new = BaselineEntry(value, spread)
+            if not new.seeds and old is not None and old.value is not None and new.value is not None and (
+                within(new.value, old.value, rtol, atol)
+            ):
+                new = BaselineEntry(new.value, old.spread, old.seed, old.seeds)
             if old is None:
                 n_new += 1
             elif old != new:

@@ -21,19 +21,38 @@ def record_baselines(path: Path, results: Iterable[CaseResult]) -> dict[str, tup
     """Accept the values of ``results`` into each metric's baselines file (max sensitivity's at ``path``, every
     other metric's ``METRIC.json`` beside it); per metric, max sensitivity first: the file and the counts of
     updated and new entries."""
+    from xai_eval.measure.metrics import MAX_SENSITIVITY, METRICS
     from xai_eval.stores.baselines import BaselineStore, metric_baselines_path
-    from xai_eval.measure.metrics import MAX_SENSITIVITY
-    from xai_eval.measure.spread import Spread
 
     results = list(results)
     counts: dict[str, tuple[Path, int, int]] = {}
     for metric in sorted({r.metric for r in results}, key=lambda m: (m != MAX_SENSITIVITY, m)):
         file = metric_baselines_path(path, metric)
-        accepted = [(r.key, r.value, None if r.spread is None else Spread(**r.spread)) for r in results if r.metric == metric]
-        store, n_updated, n_new = BaselineStore.load(file, metric).updated(accepted)
+        accepted = [(r.key, entry) for r in results if r.metric == metric and (entry := baseline_entry(r)) is not None]
+        spec = METRICS.get(metric)  # a metric registered only in a conftest.py is not here: nothing counts as unchanged
+        floor = {"rtol": spec.rtol, "atol": spec.atol} if spec is not None else {"rtol": 0.0, "atol": 0.0}
+        store, n_updated, n_new = BaselineStore.load(file, metric).updated(accepted, **floor)
         store.save()
         counts[metric] = (file, n_updated, n_new)
     return counts
+
+
+def baseline_entry(r: CaseResult) -> Any:
+    """The baselines entry a recorded result becomes: its value at the run's seed, its values at the other seeds
+    this run computed (calibration, or a paired rerun) and their spread; an undefined metric as undefined; None
+    for a value that is not a number (never accepted)."""
+    import math
+
+    from xai_eval.measure.spread import Spread
+    from xai_eval.stores.baselines import BaselineEntry
+
+    if r.undefined:
+        return BaselineEntry(None, seed=r.seed, undefined=r.undefined)
+    if not math.isfinite(r.value):
+        return None
+    seeds = {int(seed): float(v) for seed, v in (r.seeds or {}).items() if int(seed) != r.seed and math.isfinite(v)}
+    spread = Spread.of([r.value, *seeds.values()]) if seeds else None
+    return BaselineEntry(r.value, spread, r.seed, seeds)
 
 
 def record_snapshots(folder: Path, results: Sequence[SnapshotResult]) -> tuple[int, int]:
@@ -51,17 +70,23 @@ def record_snapshots(folder: Path, results: Sequence[SnapshotResult]) -> tuple[i
 
 
 def _store_entry(r: SnapshotResult) -> tuple[Any, ...]:
-    """What the snapshots store accepts of one result: ``(key, Fingerprint)`` or ``(key, Snapshot, MapNoise | None)``."""
+    """What the snapshots store accepts of one result: ``(key, Fingerprint)`` or ``(key, MapEntry)`` (the map, its
+    noise, and its maps under the other seeds this run computed)."""
     from xai_eval.measure.fingerprint import Fingerprint
     from xai_eval.measure.similarity import MapNoise, Snapshot
     from xai_eval.records.maps import decode_array
+    from xai_eval.stores.snapshots import MapEntry
 
     if r.witness == "fingerprint":
         return r.key, Fingerprint.from_json(r.measured)
+
+    def snapshot(raw: dict[str, Any]) -> Snapshot:
+        return Snapshot(decode_array(raw["values"]), float(raw["scale"]), tuple(float(v) for v in raw["channel_norms"]))
+
     noise = r.measured.get("noise")
-    snapshot = Snapshot(decode_array(r.measured["values"]), float(r.measured["scale"]),
-                        tuple(float(v) for v in r.measured["channel_norms"]))
-    return r.key, snapshot, None if noise is None else MapNoise(**noise)
+    seeds = {int(seed): snapshot(raw) for seed, raw in r.measured.get("seeds", {}).items()}
+    return r.key, MapEntry(snapshot(r.measured), None if noise is None else MapNoise(**noise),
+                           int(r.measured.get("seed", 0)), seeds)
 
 
 RECORD_SHARDS = f"run every shard with {UPDATE_FLAG} --xai-results FILE"

@@ -2,19 +2,23 @@
 
 Layout of a snapshots folder (default: ``snapshots/`` beside the baselines file)::
 
-    quick.json   {"schema_version": 2, "profile": "quick", "snapshot_size": 56,
+    quick.json   {"schema_version": 3, "profile": "quick", "snapshot_size": 56,
                   "models": {"efficientnet_lite0": {
                       "fingerprints": {"coffee": {"target": 967, "target_logit": ..., "top": [...], "top_logits": [...],
                                                   "gradient": {"pooled": [64 numbers], "channel_norms": [3 numbers]}}},
-                      "maps": {"IG": {"coffee": {"scale": ..., "channel_norms": [3 numbers],
+                      "maps": {"IG": {"coffee": {"scale": ..., "channel_norms": [3 numbers], "seed": 0,
+                                                 "seeds": {"10001": {"scale": ..., "channel_norms": [3 numbers]}, ...},
                                                  "noise": {"relative_l2": ..., "rank_distance": ..., "channel": ...,
                                                            "seeds": 5}}}}}}}
-    quick.npz    one float16 array per map, named MODEL/METHOD/IMAGE (values in [-1, 1]; times scale)
+    quick.npz    one float16 array per map, named MODEL/METHOD/IMAGE (values in [-1, 1]; times scale), and one per
+                 calibration seed, MODEL/METHOD/IMAGE@SEED
 
 like pytest-regressions' ``ndarrays_regression``: arrays in ``.npz``, everything a reviewer reads in JSON.
-``noise`` is how far other seeds move the map (``--xai-calibrate K``; null until calibrated). Both files are
-written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same values
-(sorted keys; zip members stored with a fixed date, mode and host: :func:`_npz_bytes`).
+``seeds`` are the map under the calibration seeds (``--xai-calibrate K``): what a paired rerun repeats; ``noise``
+is how far they move it (shown, unpaired, where there is no paired evidence; null until calibrated). Both
+files are written atomically, only by ``--xai-update-baselines``, and byte for byte the same for the same
+values (sorted keys; zip members stored with a fixed date, mode and host: :func:`_npz_bytes`). Version 2
+files (without seeds) are read.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,8 @@ from xai_eval.measure.fingerprint import Fingerprint
 from xai_eval.measure.similarity import SNAPSHOT_SIZE, MapNoise, Snapshot
 from xai_eval.records.keys import CaseKey
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 FingerprintKey = tuple[str, str, str]
 """(profile, model, image): a fingerprint belongs to the model and the image, not to a method."""
 
@@ -48,6 +53,14 @@ class MapEntry:
     snapshot: Snapshot
     noise: MapNoise | None
     """How far other seeds move the map (None: never calibrated)."""
+    seed: int = 0
+    """The seed ``snapshot`` was computed under."""
+    seeds: Mapping[int, Snapshot] = field(default_factory=dict)
+    """The map under the calibration seeds, by seed (empty: not calibrated)."""
+
+    def paired_snapshots(self) -> dict[int, Snapshot]:
+        """Every recorded map by seed: the run seed's and the calibration seeds' (what paired reruns repeat)."""
+        return {**dict(self.seeds), self.seed: self.snapshot}
 
 
 class SnapshotStore:
@@ -72,24 +85,25 @@ class SnapshotStore:
         return cls(folder, maps, fingerprints)
 
     def updated(
-        self, maps: Iterable[tuple[CaseKey, Snapshot, MapNoise | None]], fingerprints: Iterable[tuple[CaseKey, Fingerprint]]
+        self, maps: Iterable[tuple[CaseKey, MapEntry] | tuple[CaseKey, Snapshot, MapNoise | None]],
+        fingerprints: Iterable[tuple[CaseKey, Fingerprint]],
     ) -> tuple[SnapshotStore, int, int]:
-        """A store with these accepted; returns it and the counts of changed and new entries.
+        """A store with these accepted (``maps``: ``(key, MapEntry)``, or ``(key, snapshot, noise)`` for a map without
+        seeds); returns it and the counts of changed and new entries.
 
-        A map without newly calibrated noise keeps its entry's noise only while that noise still describes
-        it: when the new map is within it of the old one. A map accepted beyond it (another method, another
-        model) has no noise until ``--xai-calibrate`` measures it, so its next change reads ``unknown``, not a
-        meaning borrowed from a different explanation."""
-        from xai_eval.measure.similarity import distance, map_meaning
+        A map accepted with its seeds (calibrated, or rerun paired in this run) records them and their noise. One
+        without keeps the old entry's seeds and noise only while it is the old map within the numeric floor: they
+        were computed by the code that computed it. A map accepted beyond that has none until ``--xai-calibrate``
+        records them, so its next change reads ``unknown``."""
+        from xai_eval.measure.similarity import distance, unchanged
 
         new_maps, new_prints = dict(self.maps), dict(self.fingerprints)
         n_updated = n_new = 0
-        for key, snapshot, noise in maps:
+        for item in maps:
+            key, entry = (item[0], MapEntry(item[1], item[2])) if len(item) == 3 else item  # type: ignore[misc]
             old = new_maps.get(key)
-            if noise is None and old is not None and old.noise is not None:
-                still = map_meaning(distance(snapshot, old.snapshot), old.noise) in ("unchanged", "noise")
-                noise = old.noise if still else None
-            entry = MapEntry(snapshot, noise)
+            if not entry.seeds and old is not None and unchanged(distance(entry.snapshot, old.snapshot)):
+                entry = MapEntry(entry.snapshot, entry.noise or old.noise, old.seed, old.seeds)
             n_new += old is None
             n_updated += old is not None and not _same_map(old, entry)
             new_maps[key] = entry
@@ -116,9 +130,13 @@ class SnapshotStore:
                 maps = models.setdefault(key.model, {"fingerprints": {}, "maps": {}})["maps"]
                 maps.setdefault(key.method, {})[key.image] = {
                     "scale": entry.snapshot.scale, "channel_norms": list(entry.snapshot.channel_norms),
-                    "noise": None if entry.noise is None else entry.noise.to_json(),
+                    "noise": None if entry.noise is None else entry.noise.to_json(), "seed": entry.seed,
+                    **({"seeds": {str(seed): {"scale": other.scale, "channel_norms": list(other.channel_norms)}
+                                  for seed, other in sorted(entry.seeds.items())}} if entry.seeds else {}),
                 }
                 arrays[f"{key.model}/{key.method}/{key.image}"] = entry.snapshot.values
+                for seed, other in entry.seeds.items():
+                    arrays[f"{key.model}/{key.method}/{key.image}@{seed}"] = other.values
             atomic_write_bytes(self.folder / f"{profile}.npz", _npz_bytes(arrays))
             data = {"schema_version": SCHEMA_VERSION, "profile": profile, "snapshot_size": SNAPSHOT_SIZE, "models": models}
             atomic_write_text(self.folder / f"{profile}.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -145,10 +163,14 @@ def _npz_bytes(arrays: dict[str, Any]) -> bytes:
 
 
 def _same_map(a: MapEntry, b: MapEntry) -> bool:
+    return (a.noise == b.noise and a.seed == b.seed and _same_snapshot(a.snapshot, b.snapshot)
+            and a.seeds.keys() == b.seeds.keys() and all(_same_snapshot(a.seeds[s], b.seeds[s]) for s in a.seeds))
+
+
+def _same_snapshot(a: Snapshot, b: Snapshot) -> bool:
     import numpy as np
 
-    return (a.noise == b.noise and a.snapshot.scale == b.snapshot.scale and a.snapshot.channel_norms == b.snapshot.channel_norms
-            and np.array_equal(a.snapshot.values, b.snapshot.values))
+    return a.scale == b.scale and a.channel_norms == b.channel_norms and np.array_equal(a.values, b.values)
 
 
 def _numbers(raw: Any, where: str, fix: str) -> tuple[float, ...]:
@@ -171,6 +193,23 @@ def _noise(raw: Any, where: str, fix: str) -> MapNoise | None:
     return MapNoise(float(limits[0]), float(limits[1]), float(limits[2]), raw["seeds"])
 
 
+def _snapshot(arrays: dict[str, Any], name: str, raw: Any, at: str, npz: Path, fix: str) -> Snapshot:
+    import numpy as np
+
+    if name not in arrays:
+        raise XaiEvalError(f"{npz}: no array {name!r} for {at}; {fix}")
+    if arrays[name].dtype != np.float16 or arrays[name].ndim != 2:
+        raise XaiEvalError(f"{npz}: array {name!r} is {arrays[name].dtype} {arrays[name].shape}, not a 2-D float16 map; {fix}")
+    (scale,) = _numbers([raw["scale"]], f"{at}.scale", fix)
+    return Snapshot(arrays[name], scale, _numbers(raw["channel_norms"], f"{at}.channel_norms", fix))
+
+
+def _seed(raw: Any, where: str, fix: str) -> int:
+    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
+        raise XaiEvalError(f"{where}: {raw!r} is not a seed (a whole number >= 0); {fix}")
+    return int(raw)
+
+
 def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[FingerprintKey, Fingerprint]) -> None:
     import numpy as np
 
@@ -184,7 +223,7 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
         raise XaiEvalError(f"{path}: cannot read it ({exc.strerror}); make it readable, or {fix}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise XaiEvalError(f"{path}: not valid JSON ({exc}); {fix}") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(data, dict) or data.get("schema_version") not in READABLE_VERSIONS:
         raise XaiEvalError(f"{path}: not a schema_version {SCHEMA_VERSION} snapshots file; {fix}")
     profile = path.stem
     if data.get("profile") != profile or not isinstance(data.get("models"), dict):
@@ -202,12 +241,13 @@ def _load_profile(path: Path, maps: dict[CaseKey, MapEntry], fingerprints: dict[
             for method, images in tables["maps"].items():
                 for image, raw in images.items():
                     name, at = f"{model}/{method}/{image}", f"{where}.maps.{method}.{image}"
-                    if name not in arrays:
-                        raise XaiEvalError(f"{npz}: no array {name!r} for {at}; {fix}")
-                    if arrays[name].dtype != np.float16 or arrays[name].ndim != 2:
-                        raise XaiEvalError(f"{npz}: array {name!r} is {arrays[name].dtype} {arrays[name].shape}, not a 2-D float16 map; {fix}")
-                    (scale,) = _numbers([raw["scale"]], f"{at}.scale", fix)
-                    snapshot = Snapshot(arrays[name], scale, _numbers(raw["channel_norms"], f"{at}.channel_norms", fix))
-                    maps[CaseKey(profile, model, method, image)] = MapEntry(snapshot, _noise(raw["noise"], f"{at}.noise", fix))
+                    snapshot = _snapshot(arrays, name, raw, at, npz, fix)
+                    seeds = raw.get("seeds", {})
+                    if not isinstance(seeds, dict):
+                        raise XaiEvalError(f"{at}.seeds: must be an object of seed -> map; {fix}")
+                    others = {_seed(seed, f"{at}.seeds", fix): _snapshot(arrays, f"{name}@{seed}", other, f"{at}.seeds.{seed}", npz, fix)
+                              for seed, other in seeds.items()}
+                    maps[CaseKey(profile, model, method, image)] = MapEntry(
+                        snapshot, _noise(raw["noise"], f"{at}.noise", fix), _seed(raw.get("seed", 0), f"{at}.seed", fix), others)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise XaiEvalError(f"{where}: malformed entry ({type(exc).__name__}: {exc}); {fix}") from None

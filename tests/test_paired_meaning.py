@@ -1,0 +1,95 @@
+"""The paired tests that decide what a change means (xai_eval.measure.paired): a draw-only change is called a
+change at most at the stated rate; a real change of a scalar or a map is seen even when it is small next to
+the seeds' spread; an interval never leaves the range a number can take."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from xai_eval.measure.paired import ALPHA, MIN_SEEDS, map_statistics, paired_change, paired_map_change
+
+N_SEEDS = 6  # --xai-calibrate 5: the run's seed and 5 calibration seeds
+
+
+def _draws(rng: np.random.Generator, mean: float = 1.0, spread: float = 0.2) -> list[float]:
+    return list(mean + spread * rng.standard_normal(N_SEEDS))
+
+
+def test_a_draw_only_change_is_called_a_change_at_about_the_stated_rate() -> None:
+    rng = np.random.default_rng(0)
+    trials = 4000
+    alarms = sum(paired_change(_draws(rng), _draws(rng)).significant for _ in range(trials))
+    assert 0.3 * ALPHA * trials <= alarms <= 1.6 * ALPHA * trials, alarms / trials
+
+
+def test_a_shift_small_next_to_the_spread_is_seen_when_the_draws_are_kept() -> None:
+    rng = np.random.default_rng(1)
+    recorded = _draws(rng, spread=0.2)  # a 20 % spread between seeds
+    current = [v * 1.03 for v in recorded]  # +3 %, the same draws
+    change = paired_change(recorded, current)
+    assert change is not None and change.meaning == "worse"
+    assert change.low > 0 and "over 6 paired seeds" in change.describe()
+    assert paired_change(recorded, current, lower_is_better=False).meaning == "better"
+    assert paired_change(recorded, current, lower_is_better=None).meaning == "beyond"
+
+
+def test_identical_values_are_no_evidence_and_too_few_seeds_decide_nothing() -> None:
+    same = [0.5, 0.6, 0.4, 0.55, 0.45, 0.5]
+    change = paired_change(same, same)
+    assert change.meaning == "noise" and change.mean == 0 and change.low == 0 == change.high
+    assert paired_change(same[: MIN_SEEDS - 1], same[: MIN_SEEDS - 1]) is None
+
+
+def test_the_interval_of_the_new_mean_stays_in_the_numbers_range() -> None:
+    recorded = [0.01, 0.02, 0.015, 0.01, 0.03, 0.012]
+    current = [0.0, 0.05, 0.0, 0.0, 0.0, 0.0]  # a noisy drop towards 0 of a number that cannot be negative
+    change = paired_change(recorded, current, bounds=(0.0, math.inf))
+    assert change.low >= -sum(recorded) / len(recorded) - 1e-12
+    gap = paired_change([0.9, 0.8, 0.85, 0.9, 0.95, 0.8], [1.0, 0.7, 1.0, 1.0, 1.0, 0.6], bounds=(-1.0, 1.0), relative=False)
+    assert 0.866 + gap.high <= 1.0 + 1e-9
+
+
+def _map(rng: np.random.Generator, signal: np.ndarray, noise: float = 1.0) -> np.ndarray:
+    return signal + noise * rng.standard_normal(signal.shape)
+
+
+def _stats(maps: list[np.ndarray], recorded: list[np.ndarray], norms: list[tuple[float, ...]] | None = None):
+    pairs = [(m.ravel(), norms[i] if norms else (np.linalg.norm(m),) * 3) for i, m in enumerate(maps)]
+    return map_statistics(pairs, [r.ravel() for r in recorded])
+
+
+@pytest.fixture
+def signal() -> np.ndarray:
+    y, x = np.mgrid[0:56, 0:56]
+    return np.exp(-((x - 20.0) ** 2 + (y - 30.0) ** 2) / 80.0)
+
+
+def test_a_redrawn_map_is_noise_at_about_the_stated_rate(signal: np.ndarray) -> None:
+    rng = np.random.default_rng(2)
+    trials, alarms = 400, 0
+    for _ in range(trials):
+        recorded = [_map(rng, signal, 0.3) for _ in range(N_SEEDS)]
+        redrawn = [_map(rng, signal, 0.3) for _ in range(N_SEEDS)]
+        meaning, _ = paired_map_change(_stats(recorded, recorded), _stats(redrawn, recorded))
+        alarms += meaning == "beyond"
+    assert alarms <= 2 * ALPHA * trials, alarms / trials
+
+
+@pytest.mark.parametrize("regression", ["louder", "blurred", "channels rotated"])
+def test_a_changed_map_is_beyond_even_when_the_seeds_move_it_as_much(signal: np.ndarray, regression: str) -> None:
+    from scipy.ndimage import uniform_filter
+
+    rng = np.random.default_rng(3)
+    recorded = [_map(rng, signal, 1.0) for _ in range(N_SEEDS)]  # noise as large as the signal (GradientSHAP's)
+    norms = [(3.0, 2.0, 1.0)] * N_SEEDS
+    if regression == "louder":
+        current, current_norms = [m * 1.5 for m in recorded], [tuple(1.5 * v for v in n) for n in norms]
+    elif regression == "blurred":
+        current, current_norms = [uniform_filter(m, 7) for m in recorded], norms
+    else:
+        current, current_norms = recorded, [(1.0, 3.0, 2.0)] * N_SEEDS  # the channel sum cannot see it
+    meaning, changes = paired_map_change(_stats(recorded, recorded, norms), _stats(current, recorded, current_norms))
+    assert meaning == "beyond", [c.describe() for c in changes]
