@@ -70,6 +70,41 @@ def main() -> None:
     print(f"\n{len(failures)} false alarm(s)")
     for line in failures:
         print("  " + line)
+    print("\nclosest margins (an unmodified method's number against its limit, over every seed and photo):")
+    for line in closest_margins(folder, args.seeds):
+        print("  " + line)
+
+
+def closest_margins(folder: Path, seeds: int) -> list[str]:
+    """Per check, the passing value nearest its limit: completeness error (below), randomisation correlations
+    (below, known failures left out), target dependence (above)."""
+    from xai_eval.measure import sanity
+
+    worst: dict[str, tuple[float, float, str]] = {}
+
+    def note(name: str, value: float | None, limit: float, where: str, below: bool) -> None:
+        if value is None:
+            return
+        margin = (limit - value) if below else (value - limit)
+        if name not in worst or margin < worst[name][0]:
+            worst[name] = (margin, value, where)
+
+    for seed in range(seeds):
+        for case in json.loads((folder / f"seed{seed}.json").read_text())["cases"]:
+            where = f"seed {seed} {case['method']}/{case['image']}"
+            for check, result in case["sanity"].items():
+                if result["outcome"] not in ("passed",):
+                    continue
+                if check == "completeness":
+                    note("completeness error", result.get("relative_error"), result.get("limit") or 0.0, where, True)
+                elif check == "randomization":
+                    for stage, limit in sanity.RANDOMIZATION_MAX_SPEARMAN.items():
+                        note(f"randomisation, {stage}", result.get(stage), limit, where, True)
+                elif check == "target_dependence":
+                    note("target dependence", result.get("relative_change"), sanity.TARGET_MIN_RELATIVE_CHANGE, where, False)
+                elif check == "conservation":
+                    note("LRP conservation", result.get("bias_free_relative_error"), sanity.CONSERVATION_RTOL, where, True)
+    return [f"{name}: {value:.3g} (margin {margin:.3g}; {where})" for name, (margin, value, where) in sorted(worst.items())]
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 if TYPE_CHECKING:
     import pandas
 
+    from xai_eval.stores.known_failures import KnownFailures
+
     from xai_eval.engine.cases import CaseRun
     from xai_eval.models.bundle import ModelBundle
 
@@ -209,7 +211,7 @@ def evaluate(
                                           seed=case.run_seed, undefined=value.undefined))
         for check in CHECKS if sanity else ():
             if applies(check, key.method) and (check not in ONE_IMAGE or key.image == first_image):
-                run.sanity.append(_sanity(case, check))
+                run.sanity.append(_sanity(case, check, session.known))
     return run
 
 
@@ -233,11 +235,11 @@ def _case(session: XaiSession, key: CaseKey, run: Run) -> CaseRun | None:
         return None
 
 
-def _sanity(case: CaseRun, check: str) -> SanityRecord:
+def _sanity(case: CaseRun, check: str, known: KnownFailures) -> SanityRecord:
     """A sanity check's record, with the outcome word the gate's results file records for it."""
     from xai_eval.engine.sanity import outcome_word, run_check
 
-    outcome = run_check(case, check)
+    outcome = run_check(case, check, known.reason(case.key, check)[0])
     record = SanityRecord(case.key, check, dict(outcome.values), outcome_word(outcome))
     return record
 

@@ -70,6 +70,9 @@ class Settings:
     ``worse-beyond-noise`` (see :data:`xai_eval.measure.change.POLICIES`)."""
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     """The project's ``[tool.xai_eval.thresholds]`` table, resolved by the session."""
+    accept_failures: str | None = None
+    """``--xai-accept-failures REASON``: record every sanity check that fails in this run as a known failure with
+    this reason (``known_failures.json`` beside the baselines)."""
     paired_reruns: bool = False
     """Rerun every case that changed beyond its floor on the seeds it was recorded under, and decide what the
     change means from the paired differences (:mod:`xai_eval.measure.paired`)."""
@@ -78,6 +81,20 @@ class Settings:
     (reviewed as data; the summary lists the cases left out)."""
     root: Path = Path(".")
     """The project's folder (pyproject.toml's): where a ``module:callable`` model is imported from."""
+
+    def recording_identity(self) -> dict[str, Any]:
+        """What decides the numbers a recording writes: a checkpoint made under another identity is not resumed."""
+        from xai_eval.version import __version__
+
+        return {"profile": self.profile, "models": list(self.models), "methods": list(self.methods), "seed": self.seed,
+                "calibrate": self.calibrate, "device": self.device, "images": str(self.images),
+                "baselines": str(self.baselines), "snapshots": str(self.snapshots_folder),
+                "profiles": dict(self.profile_tables), "exclude": dict(self.exclude), "xai_eval": __version__}
+
+    @property
+    def known_failures_file(self) -> Path:
+        """The project's known sanity failures: ``known_failures.json`` in the baselines folder."""
+        return self.baselines.parent / "known_failures.json"
 
     @property
     def snapshots_folder(self) -> Path:
@@ -249,7 +266,17 @@ def resolve(options: Mapping[str, Any], pyproject: Path | None, rootpath: Path,
         exclude=exclude,
         root=base,
         paired_reruns=read.flag("--xai-paired-reruns", "paired_reruns"),
+        accept_failures=_reason(options.get("--xai-accept-failures")),
     )
+
+
+def _reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise XaiEvalError("--xai-accept-failures: give the reason the failures are accepted, e.g. "
+                           "--xai-accept-failures '50-step IG misses completeness on this photo (the study's setting)'")
+    return value.strip()
 
 
 def _default_images(root: Path) -> Path:
@@ -301,3 +328,5 @@ def check_outputs(settings: Settings) -> None:
         check_writable(settings.results, "--xai-results")
     if settings.update_baselines:
         check_writable(settings.baselines, "--xai-baselines")
+    if settings.accept_failures:
+        check_writable(settings.known_failures_file, "--xai-accept-failures")

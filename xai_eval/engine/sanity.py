@@ -58,11 +58,6 @@ def applies(check: str, method: str) -> bool:
     return check in CHECKS
 
 
-def known_failure(check: str, method: str) -> str:
-    """Why ``method`` is known to fail ``check`` (e.g. Guided Backprop's randomisation, Adebayo et al.), or ''."""
-    return sanity.KNOWN_RANDOMIZATION_FAILURES.get(method, "") if check == "randomization" else ""
-
-
 def _well_formed(case: CaseRun) -> tuple[dict[str, Any], Verdict]:
     result = sanity.well_formed(case.attribution(), case.inputs, case.reference_energy())
     verdict = Verdict("pass" if result.ok else "fail", f"attribution is {result.describe()}")
@@ -102,7 +97,8 @@ _RUN = {"well_formed": _well_formed, "completeness": _completeness, "conservatio
         "randomization": _randomization, "deterministic": _deterministic, "target_dependence": _target_dependence}
 
 
-def run_check(case: CaseRun, check: str) -> SanityOutcome:
-    """Run the sanity check ``check`` on ``case``."""
+def run_check(case: CaseRun, check: str, known_failure: str = "") -> SanityOutcome:
+    """Run the sanity check ``check`` on ``case``; ``known_failure`` is why it is known to fail, if it is
+    (:class:`xai_eval.stores.known_failures.KnownFailures`)."""
     values, verdict = _RUN[check](case)
-    return SanityOutcome(check, values, verdict, known_failure(check, case.key.method))
+    return SanityOutcome(check, values, verdict, known_failure)

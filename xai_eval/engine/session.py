@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xai_eval.stores.baselines import BaselineStore, metric_baselines_path
+from xai_eval.stores.known_failures import KnownFailures
 from xai_eval.stores.snapshots import SnapshotStore
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
@@ -50,6 +51,8 @@ class XaiSession:
         self.metric_baselines: dict[str, BaselineStore] = {}
         """Every metric's baselines (max sensitivity's included), for the profile's metrics."""
         self.snapshots: SnapshotStore
+        self.known = KnownFailures(settings.known_failures_file)
+        """The sanity checks known to fail, and why (the project's and the shipped ones)."""
         self.thresholds: Thresholds = Thresholds({})
         self.snapshot_results: list[SnapshotResult] = []
         self.snapshot_counts: tuple[int, int] | None = None
@@ -83,6 +86,7 @@ class XaiSession:
             entry.load()
         if stores:
             self.load_stores(s.baselines, s.snapshots_folder)
+        self.known = KnownFailures.load(s.known_failures_file)
         from xai_eval.explain.methods import METHODS
 
         self.thresholds = parse_thresholds(s.thresholds, profiles=self.profiles, methods=METHODS, models=self.model_ids,

@@ -25,6 +25,8 @@ METRIC_PROPERTY = "xai_eval_metric"
 SANITY_PROPERTY = "xai_eval_sanity"
 CASE_PROPERTY = "xai_eval_case"
 SNAPSHOT_PROPERTY = "xai_eval_snapshot"
+ACCEPTED_PROPERTY = "xai_eval_accepted_failure"
+"""A sanity failure accepted as known under ``--xai-accept-failures``: ``[case key, check]``."""
 
 
 def enforce(node: pytest.Item, outcome: comparison.Outcome) -> None:

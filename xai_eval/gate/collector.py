@@ -10,15 +10,19 @@ import shlex
 import pytest
 
 from xai_eval.gate.summary import excluded
-from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY
+from xai_eval.gate.assertions import (
+    ACCEPTED_PROPERTY, CASE_PROPERTY, METRIC_PROPERTY, RESULT_PROPERTY, SANITY_PROPERTY, SNAPSHOT_PROPERTY,
+)
 from xai_eval.stores.baselines import UPDATE_FLAG
 from xai_eval.measure.metrics import MAX_SENSITIVITY
 from xai_eval.engine.session import XaiSession
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
+RECORDS = (RESULT_PROPERTY, SNAPSHOT_PROPERTY, SANITY_PROPERTY, ACCEPTED_PROPERTY)
+"""The user properties a checkpoint keeps of a finished test."""
 _FLAGS = {"--xai-update-baselines", "--xai-strict", "--xai-strict-weights", "--xai-paired-reruns"}
-_DROPPED = {"--xai-update-baselines", "--xai-calibrate"}
+_DROPPED = {"--xai-update-baselines", "--xai-calibrate", "--xai-accept-failures"}
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -70,8 +74,20 @@ class ResultCollector:
         self.xs = session
         self.case_outcomes: dict[str, str] = {}
         self.skips: dict[str, str] = {}
+        self.accepted: list[tuple[CaseKey, str]] = []
+        """Sanity failures accepted as known in this run (``--xai-accept-failures``)."""
+        self.accepted_count: int | None = None
         self.witnesses: dict[CaseKey, list[str]] = {}
         """Per failing case, the checks that caught it (in test order)."""
+        self.checkpoint = None
+        self.resumed = ""
+        if session.settings.update_baselines:  # a recording: keep what each finished test recorded
+            from xai_eval.stores.checkpoint import Checkpoint, signature
+
+            self.checkpoint, self.resumed = Checkpoint.resume(session.settings.baselines.parent,
+                                                              signature(session.settings.recording_identity()))
+            for outcome, properties in self.checkpoint.tests.values():
+                self._records(properties, outcome)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         is_case = any(name == CASE_PROPERTY for name, _ in report.user_properties)
@@ -89,13 +105,21 @@ class ResultCollector:
                 self.witnesses[key].append(witness)
         if report.when != "call":
             return
-        for name, value in report.user_properties:
+        self._records(report.user_properties, _outcome(report))
+        if self.checkpoint is not None and is_case:
+            kept = [[name, value] for name, value in report.user_properties if name in RECORDS]
+            self.checkpoint.add(report.nodeid.split("@xai-case=", 1)[0], [_outcome(report), kept])
+
+    def _records(self, properties: list[tuple[str, object]] | list[list[object]], outcome: str) -> None:
+        for name, value in properties:
             if name == SNAPSHOT_PROPERTY:
                 self.xs.snapshot_results.append(SnapshotResult.from_property(value))
             elif name == RESULT_PROPERTY:
                 self.xs.results.append(CaseResult.from_property(value))
             elif name == SANITY_PROPERTY:
-                self.xs.sanity.append(SanityRecord.from_property(value, _outcome(report)))
+                self.xs.sanity.append(SanityRecord.from_property(value, outcome))
+            elif name == ACCEPTED_PROPERTY:
+                self.accepted.append((CaseKey(*value[0]), value[1]))
 
     @property
     def all_skipped(self) -> bool:
@@ -116,6 +140,14 @@ class ResultCollector:
             from xai_eval.stores.recording import record_snapshots
 
             xs.snapshot_counts = record_snapshots(xs.settings.snapshots_folder, xs.snapshot_results)
+        if xs.settings.accept_failures and self.accepted:
+            from xai_eval.stores.known_failures import KnownFailures
+
+            known, self.accepted_count = KnownFailures.load(xs.settings.known_failures_file).accepted(
+                self.accepted, xs.settings.accept_failures)
+            known.save()
+        if self.checkpoint is not None and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            self.checkpoint.remove()  # recorded into the files: nothing left to resume
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -156,6 +188,11 @@ class ResultCollector:
         if xs.snapshot_counts is not None:
             n_updated, n_new = xs.snapshot_counts
             tr.write_line(f"xai-eval: snapshots written to {xs.settings.snapshots_folder}: {n_updated} updated, {n_new} new")
+        if self.resumed:
+            tr.write_line(f"xai-eval: {self.resumed}")
+        if self.accepted_count is not None:
+            tr.write_line(f"xai-eval: known failures written to {xs.settings.known_failures_file}: {self.accepted_count} new "
+                          f"({xs.settings.accept_failures}); review and commit it")
         for line in changes_summary(xs.results, xs.snapshot_results):
             tr.write_line(line)
         if self.witnesses:

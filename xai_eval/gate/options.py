@@ -19,7 +19,7 @@ OPTION_NAMES = (
     "--xai-profile", "--xai-model", "--xai-method", "--xai-images", "--xai-baselines", "--xai-snapshots",
     "--xai-update-baselines", "--xai-calibrate", "--xai-seed", "--xai-strict", "--xai-strict-weights",
     "--xai-resnet18-weights", "--xai-device", "--xai-threads", "--xai-benchmark-rounds", "--xai-results", "--xai-fail-on",
-    "--xai-paired-reruns",
+    "--xai-paired-reruns", "--xai-accept-failures",
 )
 """Every option :func:`add_options` declares (``tests/`` checks the two agree)."""
 
@@ -50,6 +50,11 @@ def add_options(parser: pytest.Parser) -> None:
         "--xai-calibrate", type=int, default=None, metavar="K",
         help=f"record the baselines and each number under K (>= {MIN_CALIBRATION_SEEDS}) other seeds, the seeds a "
         "paired rerun repeats",
+    )
+    group.addoption(
+        "--xai-accept-failures", default=None, metavar="REASON",
+        help="record every sanity check that fails in this run as a known failure with this reason "
+        "(known_failures.json beside the baselines; it then runs as a strict xfail)",
     )
     group.addoption(
         "--xai-paired-reruns", action="store_true", default=None,

@@ -13,7 +13,9 @@ from collections.abc import Callable, Generator
 import pytest
 
 from xai_eval.errors import DeviceUnavailable, Inconclusive, NotApplicable, XaiEvalError
-from xai_eval.gate.assertions import CASE_PROPERTY, METRIC_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate
+from xai_eval.gate.assertions import (
+    ACCEPTED_PROPERTY, CASE_PROPERTY, METRIC_PROPERTY, SANITY_PROPERTY, BaselineGate, SnapshotGate,
+)
 from xai_eval.engine.cases import CaseRun
 from xai_eval.gate.collector import ResultCollector
 from xai_eval.gate.distribution import (
@@ -119,8 +121,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if error is not None:
         raise pytest.UsageError(error)
     mark_case_groups(items)
+    _skip_what_a_checkpoint_recorded(config, items)
     yield
     add_missing_group_suffixes(config, items, uses_xai_eval)
+
+
+def _skip_what_a_checkpoint_recorded(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A recording resumed after an interruption runs only the tests its checkpoint does not hold (the collector
+    adds their records back): each process reads the checkpoint, xdist's workers included."""
+    settings = xai_session_of(config).settings
+    if not settings.update_baselines:
+        return
+    from xai_eval.stores.checkpoint import Checkpoint, signature
+
+    done = Checkpoint.resume(settings.baselines.parent, signature(settings.recording_identity()))[0].tests
+    kept = [item for item in items if runnable_nodeid(item) not in done]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if runnable_nodeid(item) in done])
+        items[:] = kept
 
 
 @pytest.fixture
@@ -163,19 +181,32 @@ def xai_record(request: pytest.FixtureRequest, xai_case: CaseRun) -> Callable[..
 
 
 @pytest.fixture
-def xai_sanity(request: pytest.FixtureRequest, xai_record: Callable[..., None]) -> Callable[[CaseRun, str], None]:
+def xai_sanity(request: pytest.FixtureRequest, xai_session: XaiSession,
+               xai_record: Callable[..., None]) -> Callable[[CaseRun, str], None]:
     """Runs one sanity check of :mod:`xai_eval.engine.sanity` on a case, records its numbers and enforces its
-    verdict: ``xai_sanity(xai_case, "completeness")``. A check the method is known to fail runs as a strict xfail."""
-    from xai_eval.engine.sanity import known_failure, run_check
+    verdict: ``xai_sanity(xai_case, "completeness")``. A known failure (``known_failures.json`` beside the
+    baselines, or a shipped one) runs as a strict xfail; under ``--xai-accept-failures REASON`` a failure is
+    recorded as known with that reason."""
+    from xai_eval.engine.sanity import run_check
+    from xai_eval.stores.known_failures import ACCEPT_OPTION
 
     def check(case: CaseRun, name: str) -> None:
         __tracebackhide__ = True
-        reason = known_failure(name, case.key.method)
+        reason, where = xai_session.known.reason(case.key, name)
         if reason:
-            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
-        outcome = run_check(case, name)
+            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+                f"known failure ({where}): {reason}; if it passes, remove its entry")))
+        outcome = run_check(case, name, reason)
         xai_record(name, **outcome.values)
-        outcome.verdict.enforce(case.id)
+        if outcome.verdict.outcome != "fail" or reason:
+            outcome.verdict.enforce(case.id)
+            return
+        accept = xai_session.settings.accept_failures
+        if accept:
+            request.node.user_properties.append((ACCEPTED_PROPERTY, [case.key.to_list(), name]))
+            pytest.xfail(f"accepted as a known failure ({accept}): {case.id}: {outcome.verdict.message}")
+        raise AssertionError(f"{case.id}: {outcome.verdict.message}; if this failure is known and accepted, record it "
+                             f"with: pytest {runnable_nodeid(request.node)!r} {ACCEPT_OPTION} 'why it is accepted'")
 
     return check
 

@@ -37,13 +37,6 @@ below these. Measured over the fixture cases (quick, all methods but Guided Back
 last block -0.27 / 0.48 / 0.74, whole network -0.31 / 0.33 / 0.52; Guided Backprop stays above 0.96 after
 the last block is randomised. The paper profile's IG-SG on hopper keeps 0.61 after the whole network
 (fails, reported)."""
-KNOWN_RANDOMIZATION_FAILURES = {
-    "GuidedBackprop": (
-        "known failure: Adebayo et al. 2018, 'Sanity Checks for Saliency Maps' (NeurIPS), Sec. 4: "
-        "Guided Backprop is invariant to randomising the higher layers of the model"
-    ),
-}
-"""Methods the paper reports as failing the cascading randomisation test (run as strict xfail)."""
 TARGET_MIN_RELATIVE_CHANGE = 1e-3
 """Explanations for two different classes, made with the same method draws, must differ by at least this
 relative L2 distance. Measured over the fixture cases (quick): 0.060 (Guided Backprop) / 0.64 / 1.5; a

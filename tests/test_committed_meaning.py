@@ -1,0 +1,63 @@
+"""On the committed quick baselines, the paired test sees the changes an unpaired interval called noise: every
+case's infidelity doubled, ROAD gap with its sign flipped and max sensitivity x1.5, computed from the committed
+files' recorded seeds as a rerun would give them (the same draws, the number changed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xai_eval.measure.metrics import METRICS
+from xai_eval.records.keys import CaseKey
+from xai_eval.stores.baselines import BaselineStore
+
+BASELINES = Path(__file__).resolve().parents[1] / "fixtures" / "baselines"
+CHANGES = [("infidelity", 2.0), ("road", -1.0), ("max_sensitivity", 1.5)]
+
+
+def _entries(metric: str) -> dict[CaseKey, object]:
+    store = BaselineStore.load(BASELINES / f"{metric}.json", metric)
+    return {key: entry for key, entry in store.entries.items() if key.profile == "quick"}
+
+
+@pytest.mark.parametrize(("metric", "factor"), CHANGES, ids=[m for m, _ in CHANGES])
+def test_a_changed_number_is_a_change_in_every_committed_case(metric: str, factor: float) -> None:
+    spec = METRICS[metric]
+    entries = _entries(metric)
+    assert len(entries) == 24
+    meanings = {}
+    for key, entry in entries.items():
+        recorded = entry.paired_values()
+        assert len(recorded) == 6, f"{key}: the committed baselines record 6 seeds"
+        seeds = sorted(recorded)
+        paired = ([recorded[s] for s in seeds], [recorded[s] * factor for s in seeds])
+        change = entry.compare(entry.value * factor, rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better,
+                               bounds=spec.bounds, paired=paired)
+        meanings[key] = change.meaning
+        # a flipped gap that was negative (a reversed ranking, Guided Backprop's) is better once flipped: still a change
+        expected = {"worse"} if factor > 0 or entry.value > 0 else {"better"}
+        assert change.meaning in expected, f"{key}: {change.describe()}: {change.meaning}"
+    print(metric, sorted(set(meanings.values())))
+
+
+def test_the_same_values_redrawn_are_no_evidence_in_every_committed_case() -> None:
+    """The control: the recorded seeds' values in another order (what a draw-only change looks like at its most
+    extreme) are never called a change of the expected value."""
+    for metric in ("max_sensitivity", "infidelity", "road"):
+        spec = METRICS[metric]
+        for key, entry in _entries(metric).items():
+            recorded = entry.paired_values()
+            values = [recorded[s] for s in sorted(recorded)]
+            shuffled = values[1:] + values[:1]
+            change = entry.compare(shuffled[0], rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better,
+                                   bounds=spec.bounds, paired=(values, shuffled))
+            assert change.meaning in ("unchanged", "noise"), f"{metric} {key}: {change.describe()}"
+
+
+def test_the_committed_files_are_what_the_tool_writes() -> None:
+    for path in sorted(BASELINES.glob("*.json")):
+        data = json.loads(path.read_text())
+        store = BaselineStore.load(path, data["metric"])
+        assert json.dumps(store.to_json(), indent=2) + "\n" == path.read_text(), path.name
