@@ -1,6 +1,8 @@
 """On the committed quick baselines, the paired test sees the changes an unpaired interval called noise: every
 case's infidelity doubled, ROAD gap with its sign flipped and max sensitivity x1.5, computed from the committed
-files' recorded seeds as a rerun would give them (the same draws, the number changed)."""
+files' recorded seeds as a rerun would give them (the same draws, the number changed). A ROAD gap whose expected
+value is 0 (its seeds' mean is not distinguishable from 0) has no sign to flip: flipping it moves no expected
+value, and it is called no evidence; every other case's flip is seen."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def test_a_changed_number_is_a_change_in_every_committed_case(metric: str, facto
     entries = _entries(metric)
     assert len(entries) == 24
     meanings = {}
+    at_zero = set()
     for key, entry in entries.items():
         recorded = entry.paired_values()
         assert len(recorded) == 6, f"{key}: the committed baselines record 6 seeds"
@@ -36,10 +39,26 @@ def test_a_changed_number_is_a_change_in_every_committed_case(metric: str, facto
         change = entry.compare(entry.value * factor, rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better,
                                bounds=spec.bounds, paired=paired)
         meanings[key] = change.meaning
+        if factor < 0 and _indistinguishable_from_zero(paired[0]):
+            at_zero.add(key)
+            assert change.meaning == "noise", f"{key}: a gap at 0 flipped moves nothing: {change.describe()}"
+            continue
         # a flipped gap that was negative (a reversed ranking, Guided Backprop's) is better once flipped: still a change
         expected = {"worse"} if factor > 0 or entry.value > 0 else {"better"}
         assert change.meaning in expected, f"{key}: {change.describe()}: {change.meaning}"
-    print(metric, sorted(set(meanings.values())))
+    assert len(at_zero) <= 2, f"gaps at 0: {sorted(map(str, at_zero))}"
+    print(metric, sorted(set(meanings.values())), "gaps at 0:", sorted(map(str, at_zero)))
+
+
+def _indistinguishable_from_zero(values: list[float]) -> bool:
+    """Whether the seeds' mean is within the 99 % interval of 0 (one-sample t): an expected value of about 0."""
+    import math
+    import statistics
+
+    from xai_eval.measure.paired import ALPHA, t_quantile
+
+    half = t_quantile(1 - ALPHA / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return abs(statistics.fmean(values)) <= half
 
 
 def test_the_same_values_redrawn_are_no_evidence_in_every_committed_case() -> None:
