@@ -36,7 +36,7 @@ def test_without_paired_evidence_a_change_is_unknown_whatever_the_unpaired_sprea
 @pytest.mark.parametrize(
     ("current", "meaning"),
     [([v * 1.05 for v in RECORDED], "worse"), ([v * 0.95 for v in RECORDED], "better"),
-     ([1.01, 1.0, 0.99, 1.02, 1.0, 0.98], "noise")],  # the same values, drawn in another order: only the draws moved
+     ([1.012, 0.995, 1.01, 0.99, 1.004, 0.985], "noise")],  # other draws of the same distribution
     ids=["shifted-up", "shifted-down", "redrawn"],
 )
 def test_paired_values_decide_what_a_change_means(current: list[float], meaning: str) -> None:

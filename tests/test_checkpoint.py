@@ -73,3 +73,19 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(gate_project: pytest.Pyte
     other.assert_outcomes(passed=8)
     other.stdout.fnmatch_lines(["*made under other settings, not resumed; recording afresh*"])
     assert not (gate_project.path / ".xai-eval-recording.json").exists()
+
+
+def test_a_failed_test_is_not_kept_a_resumed_recording_fails_as_the_first_would(gate_project: pytest.Pytester,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    gate_project.makepyfile(test_gate=SUITES)
+    gate_project.makeconftest(KILLER)
+    with open(gate_project.path / "pyproject.toml", "a") as toml:  # IG's max sensitivity is over the team's bar
+        toml.write("\n[tool.xai_eval.thresholds]\nIG = 1e-9\n")
+    monkeypatch.setenv("XAI_TEST_KILL_AFTER", "3")
+    assert gate_project.runpytest_subprocess("--xai-update-baselines").ret == 9
+    monkeypatch.delenv("XAI_TEST_KILL_AFTER")
+    resumed = gate_project.runpytest_subprocess("--xai-update-baselines")
+    assert resumed.ret == 1
+    outcomes = resumed.parseoutcomes()
+    assert outcomes["failed"] == 2, outcomes  # IG on both photos, including the one the killed run had finished
+    resumed.stdout.fnmatch_lines(["*above the threshold 1e-09*"])

@@ -51,8 +51,8 @@ def test_an_accepted_failure_is_a_strict_xfail_until_its_cause_is_gone(blind_pro
     failing = blind_project.runpytest_subprocess(*args)
     failing.assert_outcomes(failed=2)
     failing.stdout.fnmatch_lines(["*tinynet.build-Blind-a: after randomising the last block*; if this failure is known "
-                                  "and accepted, record it with: pytest 'test_gate.py::test_randomization?tinynet.build-"
-                                  "Blind-a?' --xai-accept-failures 'why it is accepted'*"])
+                                  "and accepted, record it with: pytest --xai-method Blind 'test_gate.py::test_randomization"
+                                  "?tinynet.build-Blind-a?' --xai-accept-failures 'why it is accepted'*"])
     accepted = blind_project.runpytest_subprocess(*args, "--xai-accept-failures", "the input is not an explanation (a test)")
     accepted.assert_outcomes(xfailed=2)
     accepted.stdout.fnmatch_lines(["*known failures written to *known_failures.json: 2 new (the input is not an "

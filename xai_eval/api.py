@@ -26,10 +26,10 @@ from xai_eval.measure.change import POLICIES
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
+from xai_eval.stores.known_failures import KnownFailures
+
 if TYPE_CHECKING:
     import pandas
-
-    from xai_eval.stores.known_failures import KnownFailures
 
     from xai_eval.engine.cases import CaseRun
     from xai_eval.models.bundle import ModelBundle
@@ -90,6 +90,7 @@ class Run:
         session.settings = replace(session.settings, baselines=file, fail_on=fail_on,
                                    snapshots=None if snapshots is None else Path(snapshots))
         session.load_stores(file, session.settings.snapshots_folder)
+        self._rejudge_sanity(KnownFailures.load(session.settings.known_failures_file))
         outcomes: list[tuple[CaseKey, str, comparison.Outcome]] = []
         for key, case in self.cases.items():
             for metric in session.profile.metrics:
@@ -114,6 +115,20 @@ class Run:
             rows.append({"model": key.model, "method": key.method, "image": key.image, "check": "case",
                          "verdict": "not applicable", "meaning": "", "message": reason})
         return pandas.DataFrame(rows)
+
+    def _rejudge_sanity(self, known: KnownFailures) -> None:
+        """The sanity outcomes under the known failures beside ``baselines``, as a gate run against them gives."""
+        old = self.session.known
+        rejudged = []
+        for record in self.sanity:
+            was = bool(old.reason(record.key, record.check)[0])
+            failed = record.outcome in ("failed", "xfailed") if not was else record.outcome == "xfailed"
+            now = bool(known.reason(record.key, record.check)[0])
+            word = record.outcome if record.outcome == "skipped" else (
+                ("xfailed" if failed else "failed") if now else ("failed" if failed else "passed"))
+            rejudged.append(replace(record, outcome=word))
+        self.sanity = rejudged
+        self.session.known = known
 
     def save(self, path: str | Path) -> Path:
         """Write the results file (the format ``xai-eval report`` and ``xai-eval compare`` read); returns its path."""
@@ -162,6 +177,7 @@ def evaluate(
     sanity: bool = True,
     pyproject: str | Path | None = None,
     threads: int | None = None,
+    paired_reruns: bool | None = None,
     progress: bool = True,
 ) -> Run:
     """Compute every (model, method, image) case as the gate does: each metric of the profile, the sanity checks
@@ -173,7 +189,8 @@ def evaluate(
     a folder with a ``manifest.toml`` (default: the three photos shipped with xai-eval). ``pyproject`` reads a
     project's ``[tool.xai_eval]`` as the gate does (the arguments given here win over it; a ``module:callable``
     is imported from its folder). Bad arguments raise :class:`~xai_eval.errors.XaiEvalError` with the gate's
-    one-line messages. A progress bar (tqdm) shows the cases unless ``progress=False``. Like the gate, it sets
+    one-line messages. ``paired_reruns`` makes :meth:`Run.check` rerun a changed case on its recorded seeds, as
+    ``--xai-paired-reruns`` does. A progress bar (tqdm) shows the cases unless ``progress=False``. Like the gate, it sets
     torch's thread count (``threads``, default: the usable cores) for the process.
     """
     from xai_eval.config.settings import resolve
@@ -191,7 +208,8 @@ def evaluate(
         raise XaiEvalError(f"evaluate(pyproject=...): {path}: no such file; give the project's pyproject.toml")
     options = {"--xai-model": None if model is None else [model], "--xai-profile": profile, "--xai-device": device,
                "--xai-method": [methods] if isinstance(methods, str) else None if methods is None else list(methods),
-               "--xai-images": None if images is None else str(images), "--xai-seed": seed, "--xai-threads": threads}
+               "--xai-images": None if images is None else str(images), "--xai-seed": seed, "--xai-threads": threads,
+               "--xai-paired-reruns": paired_reruns}
     settings = resolve(options, path, Path.cwd(), LABELS)
     session = XaiSession(settings, bundles=given)
     session.model_option = LABELS["--xai-model"]

@@ -98,8 +98,10 @@ def _paired(session: XaiSession, case: CaseRun, metric: str, entry: BaselineEntr
     values by seed, the rerun's seconds, and, without paired evidence, how to get it."""
     import time
 
+    from xai_eval.measure.paired import MIN_SEEDS
+
     recorded = entry.paired_values()
-    if len(recorded) < 2:
+    if len(recorded) < MIN_SEEDS:
         return None, {}, 0.0, (f"no seeds are recorded for it to rerun: record them with --xai-calibrate 5")
     if not session.settings.paired_reruns:
         return None, {}, 0.0, f"rerun it on its {len(recorded)} recorded seeds with {PAIRED_OPTION}"
@@ -273,8 +275,10 @@ def check_snapshot(session: XaiSession, case: CaseRun, nodeid: str = "") -> Outc
     detail = d.describe()
     measured |= {"relative_l2": d.relative_l2, "rank_correlation": d.rank_correlation, "channel": d.channel}
     if meaning != "unchanged":
+        from xai_eval.measure.paired import MIN_SEEDS
+
         recorded = entry.paired_snapshots()
-        if len(recorded) < 2:
+        if len(recorded) < MIN_SEEDS:
             detail += "; no seeds are recorded for it to rerun: record them with --xai-calibrate 5"
         elif not settings.paired_reruns:
             detail += f"; rerun it on its {len(recorded)} recorded seeds with {PAIRED_OPTION}"

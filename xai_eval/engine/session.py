@@ -121,7 +121,7 @@ class XaiSession:
 
     def calibration_seeds(self) -> list[int]:
         """The K seeds calibration recomputes each case under: never the small integers a user passes to
-        ``--xai-seed``, so that reseeding the gate stays an out-of-sample test of the tolerance."""
+        ``--xai-seed``; recorded beside every number, they are the seeds a paired rerun repeats."""
         return [10_000 + 1_000 * self.settings.seed + i for i in range(1, self.settings.calibrate + 1)]
 
     @property

@@ -31,6 +31,21 @@ def _outcome(report: pytest.TestReport) -> str:
     return report.outcome
 
 
+def recording_signature(config: pytest.Config, session: XaiSession) -> str:
+    """What a recording's checkpoint must share to be resumed: the settings that decide the numbers, the command
+    line (the same selection), and the xai-eval code that computes them."""
+    import hashlib
+    from pathlib import Path
+
+    from xai_eval.stores.checkpoint import signature
+
+    package = Path(__file__).resolve().parent.parent
+    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(package.rglob("*.py")))).hexdigest()[:16]
+    args = [arg for arg in config.invocation_params.args if not str(arg).startswith("--xai-update-baselines")]
+    return signature({**session.settings.recording_identity(), "args": [str(a) for a in args], "code": code,
+                      "threads": session.threads, "resnet18_weights": session.settings.resnet18_weights})
+
+
 def skip_reason(report: pytest.TestReport) -> str:
     """The skip's reason without pytest's ``Skipped: `` (or ``Inconclusive: ``) prefix."""
     longrepr = report.longrepr
@@ -82,10 +97,10 @@ class ResultCollector:
         self.checkpoint = None
         self.resumed = ""
         if session.settings.update_baselines:  # a recording: keep what each finished test recorded
-            from xai_eval.stores.checkpoint import Checkpoint, signature
+            from xai_eval.stores.checkpoint import Checkpoint
 
             self.checkpoint, self.resumed = Checkpoint.resume(session.settings.baselines.parent,
-                                                              signature(session.settings.recording_identity()))
+                                                              recording_signature(config, session))
             for outcome, properties in self.checkpoint.tests.values():
                 self._records(properties, outcome)
 
@@ -106,7 +121,8 @@ class ResultCollector:
         if report.when != "call":
             return
         self._records(report.user_properties, _outcome(report))
-        if self.checkpoint is not None and is_case:
+        if self.checkpoint is not None and is_case and _outcome(report) in ("passed", "xfailed"):
+            # a test that failed is not kept: a resumed run runs it again, and fails as the first run would
             kept = [[name, value] for name, value in report.user_properties if name in RECORDS]
             self.checkpoint.add(report.nodeid.split("@xai-case=", 1)[0], [_outcome(report), kept])
 
@@ -127,6 +143,10 @@ class ResultCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         xs = self.xs
+        if self.checkpoint is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.resumed = (f"interrupted: nothing written; {len(self.checkpoint.tests)} finished test(s) kept in "
+                            f"{self.checkpoint.path}, which the same command resumes")
+            return
         if xs.settings.results is not None and (xs.results or xs.sanity or xs.snapshot_results):
             from xai_eval.records.results import write_results
 
@@ -146,7 +166,7 @@ class ResultCollector:
             known, self.accepted_count = KnownFailures.load(xs.settings.known_failures_file).accepted(
                 self.accepted, xs.settings.accept_failures)
             known.save()
-        if self.checkpoint is not None and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+        if self.checkpoint is not None:
             self.checkpoint.remove()  # recorded into the files: nothing left to resume
         if self.all_skipped and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -8,6 +8,7 @@ torch is only imported when a suite asks for a case.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Generator
 
 import pytest
@@ -132,9 +133,10 @@ def _skip_what_a_checkpoint_recorded(config: pytest.Config, items: list[pytest.I
     settings = xai_session_of(config).settings
     if not settings.update_baselines:
         return
-    from xai_eval.stores.checkpoint import Checkpoint, signature
+    from xai_eval.gate.collector import recording_signature
+    from xai_eval.stores.checkpoint import Checkpoint
 
-    done = Checkpoint.resume(settings.baselines.parent, signature(settings.recording_identity()))[0].tests
+    done = Checkpoint.resume(settings.baselines.parent, recording_signature(config, xai_session_of(config)))[0].tests
     kept = [item for item in items if runnable_nodeid(item) not in done]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if runnable_nodeid(item) in done])
@@ -205,8 +207,12 @@ def xai_sanity(request: pytest.FixtureRequest, xai_session: XaiSession,
         if accept:
             request.node.user_properties.append((ACCEPTED_PROPERTY, [case.key.to_list(), name]))
             pytest.xfail(f"accepted as a known failure ({accept}): {case.id}: {outcome.verdict.message}")
+        from xai_eval.gate.collector import xai_options
+
+        command = shlex.join(["pytest", *xai_options(list(request.config.invocation_params.args)),
+                              runnable_nodeid(request.node), ACCEPT_OPTION, "why it is accepted"])
         raise AssertionError(f"{case.id}: {outcome.verdict.message}; if this failure is known and accepted, record it "
-                             f"with: pytest {runnable_nodeid(request.node)!r} {ACCEPT_OPTION} 'why it is accepted'")
+                             f"with: {command}")
 
     return check
 

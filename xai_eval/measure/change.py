@@ -83,7 +83,7 @@ class ScalarChange:
         if self.paired is not None:
             return f"{text}: {self.paired.describe()}"
         notes = [self.missing_evidence] if self.missing_evidence else []
-        if self.unpaired is not None:
+        if self.unpaired is not None and all(map(math.isfinite, self.unpaired)):
             notes.append(f"unpaired, not evidence either way: another seed gives {self.unpaired[0]:.4g} to {self.unpaired[1]:.4g}")
         return f"{text}; {'; '.join(notes)}" if notes else text
 
@@ -92,8 +92,9 @@ def noise_interval(spread: Spread, bounds: tuple[float, float] = (-math.inf, mat
     """What another seed gives, unpaired: mean -/+ the one-sided 99.9 % prediction bound, widened to every value
     seen and clipped to ``bounds``, the range the number can take."""
     mean = spread.mean if math.isfinite(spread.mean) else (spread.min + spread.max) / 2
-    relative = spread.relative if spread.relative is not None else math.inf
-    half = prediction_factor(spread.k) * relative * abs(mean) if relative else 0.0
+    if spread.relative is None:  # the seeds differ around a mean of 0: no relative spread to scale
+        return bounds
+    half = prediction_factor(spread.k) * spread.relative * abs(mean)
     low, high = min(mean - half, spread.min), max(mean + half, spread.max)
     return max(low, bounds[0]), min(high, bounds[1])
 

@@ -111,8 +111,8 @@ class MetricSpec:
     """The numeric floor: unchanged while ``|current - recorded| <= atol + rtol * |recorded|``. Every metric
     declares its own (measured: a floor borrowed from another metric says nothing about this one's rounding);
     :func:`register_metric` refuses one without."""
-    bounds: tuple[float, float] = (0.0, math.inf)
-    """The values the metric can take: no interval it is reported with leaves them."""
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    """The values the metric can take: no interval it is reported with leaves them (default: any)."""
     validate: Callable[[Mapping[str, Any]], str] | None = None
     """Checks a profile's settings; returns what is wrong ('' if nothing)."""
     description: str = ""
@@ -226,33 +226,34 @@ def _check_square(settings: Mapping[str, Any]) -> str:
     return "" if 0 < side <= 1 else f"square_side must be a fraction of the image's side in (0, 1], got {side!r}"
 
 
+NON_NEGATIVE = (0.0, math.inf)
 STABILITY_COST = "none beyond max sensitivity's perturbed explanations"
 for _spec in (
     MetricSpec(
         name=MAX_SENSITIVITY, compute=_max_sensitivity, lower_is_better=True, label="max sensitivity",
-        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL, bounds=NON_NEGATIVE,
         cost="n_perturb_samples explanations of perturbed inputs (Captum's sensitivity_max)",
         description="Captum's max sensitivity: the largest relative change of the explanation under the perturbations",
     ),
     MetricSpec(
         name="avg_sensitivity", compute=_avg_sensitivity, lower_is_better=True, label="average sensitivity", cost=STABILITY_COST,
-        rtol=AVG_SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
+        rtol=AVG_SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL, bounds=NON_NEGATIVE,
         description="average sensitivity: the mean of the ratios whose maximum is max sensitivity",
     ),
     MetricSpec(
         name="ris", compute=_relative_stability("input"), lower_is_better=True, label="RIS", cost=STABILITY_COST,
-        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL, bounds=NON_NEGATIVE,
         description="relative input stability (Agarwal et al. 2022): explanation change over input change, worst case",
     ),
     MetricSpec(
         name="ros", compute=_relative_stability("output"), lower_is_better=True, label="ROS",
         cost=STABILITY_COST + "; n_perturb_samples forward passes per photo (shared by its methods)", rtol=ROS_RTOL,
-        atol=SENSITIVITY_ATOL,
+        atol=SENSITIVITY_ATOL, bounds=NON_NEGATIVE,
         description="relative output stability (Agarwal et al. 2022): explanation change over logit change, worst case",
     ),
     MetricSpec(
         name="infidelity", compute=_infidelity, lower_is_better=True, label="infidelity", validate=_check_square,
-        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL,
+        rtol=SENSITIVITY_RTOL, atol=SENSITIVITY_ATOL, bounds=NON_NEGATIVE,
         settings={"quick": {"n_samples": 64, "square_side": 0.25}, "paper": {"n_samples": 128, "square_side": 0.25}},
         cost="n_samples forward passes per photo (shared by its methods), then a dot product per sample",
         description="Captum's infidelity with normalize=True over random square removals (Yeh et al. 2019)",
