@@ -1,13 +1,15 @@
 """Regressions injected through xai-eval's public extension points, for ``tests/test_mutations.py``.
 
 NOT a measurement and not a model anyone should use: every mutation here breaks or perturbs the
-default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (``-p tests.mutants``)
-with the model ``tests.mutants:lite0``; the environment variable ``XAI_MUTATION`` picks the change:
+default gate on purpose. Loaded into a real ``pytest suites/`` run as a plugin (``-p tests.mutants``),
+which puts :func:`lite0` in efficientnet_lite0's place; the environment variable ``XAI_MUTATION`` picks the
+change:
 
 * :data:`METHOD_CHANGES`, through ``register_method(..., replace=True)`` (a method class that takes
   ``draws`` gets the case's paired draws, as the built-in ones do), and :data:`METRIC_CHANGES`, through
   ``register_metric(..., replace=True)``;
-* :data:`MODEL_CHANGES`, through the ``module:callable`` factory wrapping efficientnet_lite0;
+* :data:`MODEL_CHANGES`, through a factory wrapping efficientnet_lite0, registered in its place (so the run
+  gates it under the built-in's id against the committed baselines);
 * the manifest and the command line are changed by the test itself (``target_plus_1``, one thread,
   ``-n 2``, another seed).
 """
@@ -201,3 +203,15 @@ def lite0(image_size: int = 224):  # type: ignore[no-untyped-def]
 
     bundle = efficientnet_lite0(image_size)
     return MODEL_CHANGES[MUTATION](bundle) if MUTATION in MODEL_CHANGES else bundle
+
+
+def _as_the_builtin_model() -> None:
+    """Put :func:`lite0` in the registry's place of efficientnet_lite0: the gate then gates the changed model under
+    the built-in's id, with its draws and perturbations, against the committed baselines and their recorded seeds
+    (unchanged, it *is* that model)."""
+    from xai_eval.models import registry
+
+    registry.BUILTIN_MODELS["efficientnet_lite0"] = lite0
+
+
+_as_the_builtin_model()

@@ -1,20 +1,20 @@
 """The gate as a detector: regressions injected into a real ``pytest suites/`` run must fail it in every
 affected case, by a verdict that names the right check, and benign changes must pass every case.
 
-Each test runs the shipped suites in a subprocess on efficientnet_lite0 and the three fixture photos (quick
+Each test runs the shipped suites in a subprocess on efficientnet_lite0 and the fixture photos (quick
 profile), with the change injected through a public extension point (``tests/mutants.py``: a registered
-method, a ``module:callable`` model wrapping the default one, a manifest, an option). The model
-``tests.mutants:lite0`` is gated against the committed baselines and snapshots of efficientnet_lite0,
-copied under its id once per test session: unmutated, it *is* that model.
+method or metric, a model factory wrapping the default one in its place, a manifest, an option), gated
+against a copy of the committed baselines and snapshots, whose calibration seeds the paired reruns
+(``--xai-paired-reruns``, on in every run) repeat: unmutated, the wrapped model *is* efficientnet_lite0.
 
 Method-level changes run the sensitivity and snapshot suites on the methods they change (Guided
 Backprop's row the sanity suite too: its known randomisation failure stops failing; IG's and Occlusion's
 rows the snapshot suite alone, to save their 11 explanations a photo); each affected
 (method, photo) case must fail, the snapshot must name the change, and the model's fingerprint must not
-move. Model-level changes run the snapshot suite and are counted once per photo: the fingerprint (or, for
-a model left in training mode, the one-line refusal at setup) must fail on every photo. Every run has
-``--xai-paired-reruns``, and coffee's cases are calibrated (``--xai-calibrate 5``): there, the check that
-catches a regression must call it worse or changed from the paired reruns. Benign changes run the two
+move, and the check that catches it must call it worse or changed from the paired reruns; method-level rows
+run on coffee (paired reruns cost K + 1 computations of each changed number). Model-level changes run the
+snapshot suite on the three photos and are counted once per photo: the fingerprint (or, for a model left
+in training mode, the one-line refusal at setup) must fail on every photo. Benign changes run the two
 suites that compare with recorded values on every case and must pass all of them; draw-only changes (a
 reseed, another random stream) must fail exactly the cases whose numbers they move, each called "no
 evidence the expected value moved" from the paired reruns. The unmutated gate itself (seed 0, every suite)
@@ -36,13 +36,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MODEL = "tests.mutants:lite0"
-MODEL_ID = "tests.mutants.lite0"
-SOURCE_MODEL = "efficientnet_lite0"
+MODEL = MODEL_ID = "efficientnet_lite0"
+"""Gated under the built-in's id: ``tests.mutants`` puts its wrapper in the registry's place."""
 PHOTOS = ("cat", "coffee", "hopper")
 PAIRED_PHOTO = "coffee"
-"""The photo whose cases are calibrated in the project: paired reruns give their changes a meaning (the others'
-are unknown, which costs no rerun)."""
+"""The photo of the method-level and draw-only rows: paired reruns cost K + 1 computations of every changed
+number, so those rows run on one photo."""
 METHODS = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop", "GuidedGradCAM")
 SENSITIVITY_SNAPSHOT = ("suites/test_sensitivity.py", "suites/test_snapshot.py")
 GATE_SUITES = (*SENSITIVITY_SNAPSHOT, "suites/test_sanity.py")
@@ -74,47 +73,21 @@ class GateRun:
     output: str = ""
 
 
-def _copy_entries(source: dict, model_from: str, model_to: str) -> None:
-    for models in source.values():
-        if model_from in models:
-            models[model_to] = json.loads(json.dumps(models[model_from]))
-
-
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Baselines, snapshots and manifests for ``tests.mutants.lite0``, copied from efficientnet_lite0's."""
-    import numpy as np
+    """A copy of the committed baselines and snapshots (calibrated: every seed recorded), and the manifests."""
+    import shutil
 
     root = tmp_path_factory.mktemp("mutations")
-    baselines = json.loads((REPO / "fixtures/baselines/max_sensitivity.json").read_text())
-    _copy_entries(baselines["profiles"], SOURCE_MODEL, MODEL_ID)
-    (root / "baselines.json").write_text(json.dumps(baselines))
-    for metric in METRIC_FILES:
-        data = json.loads((REPO / f"fixtures/baselines/{metric}.json").read_text())
-        _copy_entries(data["profiles"], SOURCE_MODEL, MODEL_ID)
-        (root / f"{metric}.json").write_text(json.dumps(data))
-    snapshots = root / "snapshots"
-    snapshots.mkdir()
-    data = json.loads((REPO / "fixtures/baselines/snapshots/quick.json").read_text())
-    data["models"][MODEL_ID] = data["models"][SOURCE_MODEL]
-    (snapshots / "quick.json").write_text(json.dumps(data))
-    with np.load(REPO / "fixtures/baselines/snapshots/quick.npz") as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    arrays |= {name.replace(SOURCE_MODEL, MODEL_ID, 1): values for name, values in arrays.items() if name.startswith(SOURCE_MODEL)}
-    np.savez_compressed(snapshots / "quick.npz", **arrays)
+    for path in (REPO / "fixtures/baselines").glob("*.json"):
+        shutil.copy(path, root / ("baselines.json" if path.name == "max_sensitivity.json" else path.name))
+    shutil.copytree(REPO / "fixtures/baselines/snapshots", root / "snapshots")
     manifest = (REPO / "fixtures/images/manifest.toml").read_text()
     absolute = re.sub(r'file = "([^"]+)"', lambda m: f'file = "{(REPO / "fixtures/images" / m.group(1)).as_posix()}"', manifest)
     relabelled = re.sub(r"label = (\d+)", lambda m: f"label = {int(m.group(1)) + 1}", absolute)
     for name, text in (("images", absolute), ("images_label_plus_1", relabelled)):
         (root / name).mkdir()
         (root / name / "manifest.toml").write_text("# NOT a measurement: a test's copy of the fixture manifest\n" + text)
-    # The wrapper's id differs from efficientnet_lite0's, and so do its method draws: its stochastic cases'
-    # values and maps are its own. Record them unmutated (the copied spreads and noise, the estimator's,
-    # are kept), so every row compares with what this very model gives when nothing changed.
-    recorded = run_gate(root, "", (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS, "--xai-update-baselines")
-    assert recorded.returncode == 0 and not recorded.failed and not recorded.skipped, recorded.output[-3000:]
-    calibrated = run_gate(root, "", (*SENSITIVITY_SNAPSHOT, METRICS_SUITE), METHODS, "--xai-calibrate", "5", "-k", PAIRED_PHOTO)
-    assert calibrated.returncode == 0 and not calibrated.failed, calibrated.output[-3000:]
     return root
 
 
@@ -159,8 +132,8 @@ def run_gate(project: Path, mutation: str, suites: tuple[str, ...], methods: tup
     return run
 
 
-def cases(methods: tuple[str, ...]) -> list[Case]:
-    return [(method, photo) for method in methods for photo in PHOTOS]
+def cases(methods: tuple[str, ...], photos: tuple[str, ...] = PHOTOS) -> list[Case]:
+    return [(method, photo) for method in methods for photo in photos]
 
 
 def is_verdict(message: str) -> bool:
@@ -185,6 +158,9 @@ class Regression:
     images: str = "images"
     paired: str | None = ""
     """How the summary names the witness's change ('' : as ``witness``; None: no change to classify, a refusal)."""
+    paired_blind: bool = False
+    """A change the paired test cannot tell from the draws at K = 5 (docs/benchmarks.md): it still fails by default
+    (it changed), and its meaning must read as no evidence, so the blind spot stays visible, never a pass."""
 
     @property
     def model_level(self) -> bool:
@@ -194,12 +170,16 @@ class Regression:
     def changed(self) -> str | None:
         return self.witness if self.paired == "" else self.paired
 
+    @property
+    def photos(self) -> tuple[str, ...]:
+        return PHOTOS if self.model_level else (PAIRED_PHOTO,)
+
 
 REGRESSIONS = [
     Regression("noise_off", "noise_off", ("IG-SG", "IG-VG"), "snapshot"),
     Regression("ig_4_steps", "ig_4_steps", ("IG",), "snapshot", SNAPSHOT_SUITE),
     Regression("gs_no_input_noise", "gs_no_input_noise", ("GradientSHAP",), "snapshot"),
-    Regression("gs_zero_baseline", "gs_zero_baseline", ("GradientSHAP",), "snapshot"),
+    Regression("gs_zero_baseline", "gs_zero_baseline", ("GradientSHAP",), "snapshot", paired_blind=True),
     Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot", SNAPSHOT_SUITE),
     Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot", GATE_SUITES),
     Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot"),
@@ -222,7 +202,7 @@ photo (a third of the suite's time) for a row the snapshot already decides."""
 
 
 def _row(regression: Regression, run: GateRun) -> str:
-    affected = cases(regression.affected)
+    affected = cases(regression.affected, regression.photos)
     caught = [key for key in affected if key in run.failed]
     if regression.model_level:  # once per (model, photo)
         photos = sorted({photo for _, photo in caught})
@@ -234,13 +214,15 @@ def _row(regression: Regression, run: GateRun) -> str:
 
 @pytest.mark.parametrize("regression", REGRESSIONS, ids=[r.name for r in REGRESSIONS])
 def test_regression_fails_the_gate_in_every_affected_case(project: Path, regression: Regression) -> None:
-    run = run_gate(project, regression.mutation, regression.suites, regression.affected, images=regression.images)
+    select = () if regression.model_level else ("-k", PAIRED_PHOTO)
+    run = run_gate(project, regression.mutation, regression.suites, regression.affected, *select, images=regression.images)
     print(_row(regression, run))
     assert run.returncode == 1, run.output[-3000:]
     assert not run.skipped, f"{regression.name}: cases that did not run: {run.skipped}"
-    missed = [key for key in cases(regression.affected) if key not in run.failed]
+    affected = cases(regression.affected, regression.photos)
+    missed = [key for key in affected if key not in run.failed]
     assert not missed, f"{regression.name}: the gate passed {missed}\n{run.output[-3000:]}"
-    for key in cases(regression.affected):
+    for key in affected:
         if regression.witness == "setup":  # refused at setup, in one line, for every case
             wrong = [m for m in run.messages[key] if not (m.startswith("failed on setup") and "is in training mode" in m)]
         else:
@@ -250,8 +232,11 @@ def test_regression_fails_the_gate_in_every_affected_case(project: Path, regress
         if not regression.model_level:  # a method's change: the model must be the recorded one
             assert "fingerprint" not in run.failed[key], f"{regression.name}: the fingerprint moved, so the row proves nothing"
         assert run.summary.get(key), f"{regression.name}: no 'caught by' line for {key}\n{run.output[-3000:]}"
-        if regression.changed is not None and key[1] == PAIRED_PHOTO:  # calibrated: the paired reruns say what it means
-            line = run.changes.get(key, "")
+        line = run.changes.get(key, "")
+        if regression.paired_blind:  # the known blind spot: caught at the floor, no paired evidence
+            assert re.search(rf"(^|; ){re.escape(str(regression.changed))} noise \(", line), (
+                f"{regression.name}: {key}: the paired reruns now see it: update the row and docs/benchmarks.md: {line}")
+        elif regression.changed is not None:  # the paired reruns say what it means
             assert re.search(rf"(^|; ){re.escape(regression.changed)} (WORSE|beyond) \(", line), (
                 f"{regression.name}: {key}: the paired reruns did not call the {regression.changed} worse or changed: {line}")
 
