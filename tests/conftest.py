@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import textwrap
 from pathlib import Path
 
@@ -93,8 +94,9 @@ def heavy_modules() -> None:
 
 
 @pytest.fixture
-def gate_project(heavy_modules: None, pytester: pytest.Pytester) -> pytest.Pytester:
+def gate_project(heavy_modules: None, pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
     """A project with a tiny model, two images and a one-test gate suite (IG and LRP only)."""
+    saved = _save_registries()
     pytester.makepyfile(tinynet=TINY_MODEL)
     images = pytester.mkdir("images")
     for index, name in enumerate(("a", "b")):
@@ -120,4 +122,21 @@ def gate_project(heavy_modules: None, pytester: pytest.Pytester) -> pytest.Pytes
         """
     )
     pytester.syspathinsert()
-    return pytester
+    yield pytester
+    _restore_registries(saved)
+
+
+def _save_registries() -> list[tuple[dict, dict]]:
+    """The process-wide registries as they are: an in-process pytester run whose conftest.py registers a method,
+    a metric or a model must not leak it into the tests that follow."""
+    from xai_eval.explain import methods
+    from xai_eval.measure import metrics
+    from xai_eval.models import registry
+
+    return [(table, dict(table)) for table in (methods._REGISTRY, metrics._REGISTRY, registry.BUILTIN_MODELS)]
+
+
+def _restore_registries(saved: list[tuple[dict, dict]]) -> None:
+    for table, content in saved:
+        table.clear()
+        table.update(content)

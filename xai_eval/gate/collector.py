@@ -32,8 +32,9 @@ def _outcome(report: pytest.TestReport) -> str:
 
 
 def recording_signature(config: pytest.Config, session: XaiSession) -> str:
-    """What a recording's checkpoint must share to be resumed: the settings that decide the numbers, the command
-    line (the same selection), and the xai-eval code that computes them."""
+    """What a recording's checkpoint must share to be resumed: the settings that decide the numbers, the same
+    selection (paths, ``-k``, ``-m``, ``--xai-*`` options; not options such as ``--basetemp`` that vary between
+    runs of one command), and the xai-eval code that computes them."""
     import hashlib
     from pathlib import Path
 
@@ -41,8 +42,10 @@ def recording_signature(config: pytest.Config, session: XaiSession) -> str:
 
     package = Path(__file__).resolve().parent.parent
     code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(package.rglob("*.py")))).hexdigest()[:16]
-    args = [arg for arg in config.invocation_params.args if not str(arg).startswith("--xai-update-baselines")]
-    return signature({**session.settings.recording_identity(), "args": [str(a) for a in args], "code": code,
+    selection = {"paths": [str(arg) for arg in config.args], "k": config.getoption("keyword", ""),
+                 "m": config.getoption("markexpr", ""),
+                 "xai": xai_options([str(arg) for arg in config.invocation_params.args])}
+    return signature({**session.settings.recording_identity(), "selection": selection, "code": code,
                       "threads": session.threads, "resnet18_weights": session.settings.resnet18_weights})
 
 
