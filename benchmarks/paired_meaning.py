@@ -155,7 +155,9 @@ def classify(number: str, recorded: dict[str, Any], current: dict[str, Any]) -> 
         return None
     if within(new[0], old[0], spec.rtol, spec.atol):
         return False, "unchanged"
-    change = paired_change(old, new, lower_is_better=spec.lower_is_better, bounds=spec.bounds, relative=spec.rtol > 0)
+    floor = spec.atol + spec.rtol * abs(sum(old) / len(old))
+    change = paired_change(old, new, lower_is_better=spec.lower_is_better, bounds=spec.bounds, relative=spec.rtol > 0,
+                           floor=floor)
     return True, change.meaning if change is not None else "unknown"
 
 

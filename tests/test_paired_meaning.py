@@ -43,6 +43,28 @@ def test_identical_values_are_no_evidence_and_too_few_seeds_decide_nothing() -> 
     assert paired_change(same[: MIN_SEEDS - 1], same[: MIN_SEEDS - 1]) is None
 
 
+def test_a_consistent_difference_within_the_numeric_floor_is_rounding_not_a_change() -> None:
+    """A rerun that reproduces the recorded values up to rounding (ROAD's solver: ~1e-8 on every seed, one
+    sign) is no evidence the expected value moved, however small its spread; the same shift beyond the floor is."""
+    recorded = [0.34, 0.31, 0.36, 0.33, 0.35, 0.32]
+    rounding = [v - 4e-8 + 1e-9 * i for i, v in enumerate(recorded)]
+    assert paired_change(recorded, rounding, relative=False).meaning == "better"  # without the floor: "moved"
+    assert paired_change(recorded, rounding, relative=False, floor=1e-2).meaning == "noise"
+    moved = [v - 0.02 + 1e-9 * i for i, v in enumerate(recorded)]
+    assert paired_change(recorded, moved, relative=False, floor=1e-2, lower_is_better=False).meaning == "worse"
+
+
+def test_a_map_reproduced_up_to_rounding_is_no_evidence() -> None:
+    rng = np.random.default_rng(7)
+    signal = rng.standard_normal((8, 8))
+    recorded = [_map(rng, signal) for _ in range(N_SEEDS)]
+    rounded = [m * (1 + 1e-6) + 1e-7 for m in recorded]  # every seed's map, one way, far inside the floors
+    meaning, changes = paired_map_change(_stats(recorded, recorded), _stats(rounded, recorded))
+    assert meaning == "noise", [c.describe() for c in changes]
+    louder = [m * 1.02 for m in recorded]  # 2 % louder on every seed: beyond MAP_RELATIVE_L2
+    assert paired_map_change(_stats(recorded, recorded), _stats(louder, recorded))[0] == "beyond"
+
+
 def test_the_interval_of_the_new_mean_stays_in_the_numbers_range() -> None:
     recorded = [0.01, 0.02, 0.015, 0.01, 0.03, 0.012]
     current = [0.0, 0.05, 0.0, 0.0, 0.0, 0.0]  # a noisy drop towards 0 of a number that cannot be negative

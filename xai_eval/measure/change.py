@@ -114,7 +114,9 @@ def scalar_change(
     if within(current, recorded, rtol, atol):
         return ScalarChange(recorded, current, "unchanged")
     if paired is not None and math.isfinite(current):
-        change = paired_change(paired[0], paired[1], lower_is_better=lower_is_better, bounds=bounds, relative=rtol > 0)
+        floor = atol + rtol * abs(math.fsum(paired[0]) / len(paired[0])) if len(paired[0]) else 0.0
+        change = paired_change(paired[0], paired[1], lower_is_better=lower_is_better, bounds=bounds, relative=rtol > 0,
+                               floor=floor)
         if change is not None:
             return ScalarChange(recorded, current, change.meaning, change)  # type: ignore[arg-type]
     unpaired = noise_interval(spread, bounds) if spread is not None else None

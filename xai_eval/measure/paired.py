@@ -96,12 +96,15 @@ def paired_change(
     relative: bool = True,
     alpha: float = ALPHA,
     what: str = "",
+    floor: float = 0.0,
 ) -> PairedChange | None:
     """The paired test of ``current[i] - recorded[i]`` (the same seed at index ``i``); None with fewer than
     :data:`MIN_SEEDS` pairs, or when a difference is not a number (a value undefined at a rerun seed: no
     evidence either way). ``lower_is_better`` None: a number without a better side (``beyond``). ``bounds`` is
     the range the number can take: the decision is made on the interval as computed, and the interval reported
-    is clipped so that the new mean never leaves the range."""
+    is clipped so that the new mean never leaves the range. ``floor`` is the number's numeric floor, in its own
+    units: a mean difference within it is rounding (threads, device, a solver's tolerance), not a moved expected
+    value, however consistent its sign; only a mean beyond the floor whose interval excludes 0 is a change."""
     import statistics
 
     if len(recorded) != len(current):
@@ -122,7 +125,8 @@ def paired_change(
     mean = statistics.fmean(diffs)
     half = t_quantile(1 - alpha / 2, n - 1) * statistics.stdev(diffs) / math.sqrt(n)
     low, high = mean - half, mean + half
-    meaning = _direction(mean, lower_is_better) if low > 0 or high < 0 else "noise"
+    moved = (low > 0 or high < 0) and abs(mean) > floor
+    meaning = _direction(mean, lower_is_better) if moved else "noise"
     if bounds[0] - reference <= bounds[1] - reference:  # shown: the new mean's interval kept in range
         low, high = max(low, bounds[0] - reference), min(high, bounds[1] - reference)
         low, high = min(low, mean), max(high, mean)
@@ -171,12 +175,18 @@ def _correlation(a: object, b: object) -> float:
 def paired_map_change(recorded: dict[str, list[float]], current: dict[str, list[float]], *, alpha: float = ALPHA
                       ) -> tuple[str, list[PairedChange]]:
     """A map's meaning from its paired statistics (:func:`map_statistics` of the recorded and the current maps
-    at the same seeds): ``beyond`` when any statistic moved at ``alpha / 5``, else ``noise``; ``unknown`` with
+    at the same seeds): ``beyond`` when any statistic moved beyond its floor at ``alpha / 5``, else ``noise``; ``unknown`` with
     too few seeds. Returns the meaning and every statistic's paired change."""
+    from xai_eval.records.floors import MAP_CHANNEL, MAP_RELATIVE_L2
+
     level = alpha / len(MAP_STATISTICS)
     changes = []
     for name in MAP_STATISTICS:
-        change = paired_change(recorded[name], current[name], lower_is_better=None, what=name,
+        # the floors in each statistic's units: a map within MAP_RELATIVE_L2 of another moves the log of its norm
+        # by about as much and its correlation with any reference by at most about twice that; a channel's share
+        # moves by about as much as its norm, relative to the map's (MAP_CHANNEL)
+        floor = {"magnitude": MAP_RELATIVE_L2, "shape": 2 * MAP_RELATIVE_L2}.get(name, MAP_CHANNEL)
+        change = paired_change(recorded[name], current[name], lower_is_better=None, what=name, floor=floor,
                                alpha=level * SHAPE_LEVEL if name == "shape" else level,
                                relative=False, bounds=(-1.0, 1.0) if name != "magnitude" else (-math.inf, math.inf))
         if change is None:
