@@ -76,3 +76,21 @@ def test_a_case_means_what_its_most_serious_check_means() -> None:
     assert most_serious(["unchanged", "noise", "better"]) == "better"
     assert most_serious(["noise", "beyond", "worse"]) == "beyond"
     assert most_serious([]) == "unchanged"
+
+
+@pytest.mark.parametrize("metric", ["road", "infidelity"])
+def test_reruns_that_reproduce_the_record_up_to_rounding_are_no_evidence(metric: str) -> None:
+    """What the gate compares: the metric's own floor (ROAD's absolute, infidelity's relative) keeps a rerun
+    that differs by rounding of one sign (ROAD's solver: -4e-8 on every seed) from being called a change;
+    the same seeds shifted beyond the floor are one."""
+    from xai_eval.measure.metrics import METRICS
+
+    spec = METRICS[metric]
+    recorded = [0.34, 0.31, 0.36, 0.33, 0.35, 0.32]
+    rounded = [v - 4e-8 + 1e-10 * i for i, v in enumerate(recorded)]
+    kw = dict(rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better, bounds=spec.bounds)
+    beyond_floor_at_seed_0 = recorded[0] * 1.5  # the gate reruns only what moved beyond the floor at seed 0
+    assert scalar_change(recorded[0], beyond_floor_at_seed_0, None, paired=(recorded, rounded), **kw).meaning == "noise"
+    shifted = [v - 0.05 + 1e-10 * i for i, v in enumerate(recorded)]
+    moved = scalar_change(recorded[0], beyond_floor_at_seed_0, None, paired=(recorded, shifted), **kw).meaning
+    assert moved == ("better" if spec.lower_is_better else "worse")

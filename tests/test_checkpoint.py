@@ -63,13 +63,19 @@ def test_a_killed_calibration_resumes_where_it_stopped(gate_project: pytest.Pyte
     gate_project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=8)
 
 
-def test_a_checkpoint_of_other_settings_is_not_resumed(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("killed_with", "resumed_with"), [
+    ((), ("--xai-seed", "4")),
+    # a checkpoint's accepted sanity failures must not be resumed by a command that would not write them
+    (("--xai-accept-failures", "reviewed"), ()),
+], ids=["seed", "accept-failures"])
+def test_a_checkpoint_of_other_settings_is_not_resumed(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                       killed_with: tuple[str, ...], resumed_with: tuple[str, ...]) -> None:
     gate_project.makepyfile(test_gate=SUITES)
     gate_project.makeconftest(KILLER)
     monkeypatch.setenv("XAI_TEST_KILL_AFTER", "2")
-    assert gate_project.runpytest_subprocess("--xai-update-baselines").ret == 9
+    assert gate_project.runpytest_subprocess("--xai-update-baselines", *killed_with).ret == 9
     monkeypatch.delenv("XAI_TEST_KILL_AFTER")
-    other = gate_project.runpytest_subprocess("--xai-update-baselines", "--xai-seed", "4")
+    other = gate_project.runpytest_subprocess("--xai-update-baselines", *resumed_with)
     other.assert_outcomes(passed=8)
     other.stdout.fnmatch_lines(["*made under other settings, not resumed; recording afresh*"])
     assert not (gate_project.path / ".xai-eval-recording.json").exists()

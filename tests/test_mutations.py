@@ -158,6 +158,9 @@ class Regression:
     images: str = "images"
     paired: str | None = ""
     """How the summary names the witness's change ('' : as ``witness``; None: no change to classify, a refusal)."""
+    refused: str = ""
+    """A change the method cannot run under: every affected case's failure must be xai-eval's one-line refusal
+    containing this text (there is no changed number for the paired reruns to classify)."""
     paired_blind: bool = False
     """A change the paired test cannot tell from the draws at K = 5 (docs/benchmarks.md): it still fails by default
     (it changed), and its meaning must read as no evidence, so the blind spot stays visible, never a pass."""
@@ -183,7 +186,7 @@ REGRESSIONS = [
     Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot", SNAPSHOT_SUITE),
     Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot", GATE_SUITES),
     # Captum has no LRP rule for the un-adapted model's SamePadConv2d: refused in one line, nothing to classify
-    Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot", paired=None),
+    Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot", paired=None, refused="has no rule defined"),
     Regression("gradcam_early", "gradcam_early", ("GuidedGradCAM",), "snapshot"),
     Regression("vg_rescaled", "vg_rescaled", ("IG-VG",), "snapshot"),
     Regression("sg_blurred", "sg_blurred", ("IG-SG",), "snapshot"),
@@ -229,6 +232,10 @@ def test_regression_fails_the_gate_in_every_affected_case(project: Path, regress
         else:
             wrong = [m for m in run.messages[key] if not is_verdict(m)]
         assert not wrong, f"{regression.name}: {key} failed by something other than a verdict: {wrong}"
+        if regression.refused:
+            assert all(regression.refused in m for m in run.messages[key]), (
+                f"{regression.name}: {key}: not the one-line refusal ({regression.refused!r}): the method now runs, so "
+                f"give the row the paired meaning to assert: {run.messages[key]}")
         assert regression.witness in run.failed[key], f"{regression.name}: {key} was not caught by {regression.witness}: {run.failed[key]}"
         if not regression.model_level:  # a method's change: the model must be the recorded one
             assert "fingerprint" not in run.failed[key], f"{regression.name}: the fingerprint moved, so the row proves nothing"

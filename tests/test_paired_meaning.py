@@ -48,7 +48,7 @@ def test_a_consistent_difference_within_the_numeric_floor_is_rounding_not_a_chan
     sign) is no evidence the expected value moved, however small its spread; the same shift beyond the floor is."""
     recorded = [0.34, 0.31, 0.36, 0.33, 0.35, 0.32]
     rounding = [v - 4e-8 + 1e-9 * i for i, v in enumerate(recorded)]
-    assert paired_change(recorded, rounding, relative=False).meaning == "better"  # without the floor: "moved"
+    assert paired_change(recorded, rounding, relative=False).meaning == "better"  # without a floor: called a change
     assert paired_change(recorded, rounding, relative=False, floor=1e-2).meaning == "noise"
     moved = [v - 0.02 + 1e-9 * i for i, v in enumerate(recorded)]
     assert paired_change(recorded, moved, relative=False, floor=1e-2, lower_is_better=False).meaning == "worse"

@@ -89,7 +89,8 @@ class Settings:
         return {"profile": self.profile, "models": list(self.models), "methods": list(self.methods), "seed": self.seed,
                 "calibrate": self.calibrate, "device": self.device, "images": str(self.images),
                 "baselines": str(self.baselines), "snapshots": str(self.snapshots_folder),
-                "profiles": dict(self.profile_tables), "exclude": dict(self.exclude), "xai_eval": __version__}
+                "profiles": dict(self.profile_tables), "exclude": dict(self.exclude), "xai_eval": __version__,
+                "accept_failures": self.accept_failures}
 
     @property
     def known_failures_file(self) -> Path:
