@@ -29,7 +29,7 @@ COMPLETENESS_SAMPLES = 128
 grid (64 per baseline); the same per-profile limit as IG applies. On EfficientNet-Lite0 the target logit
 rises steeply right next to the zero baseline, which a midpoint grid resolves worse than IG's
 Gauss-Legendre nodes: with 32 points per baseline the error reached 28 % (cat, hopper), with 64 it stayed
-at 10-12 % on the seeds tried. Its false-alarm rate over seeds: the table in docs/benchmarks.md."""
+at 10-12 % on the seeds tried; over 20 seeds x 3 photos it reached 30 % once (a false alarm: docs/benchmarks.md)."""
 RANDOMIZATION_MAX_SPEARMAN = {"last block": 0.9, "whole network": 0.6}
 """After randomising the last block (with the classifier), and then the whole network, an explanation
 that depends on the model keeps a rank correlation with the original (absolute, channel-summed maps)
