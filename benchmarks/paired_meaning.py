@@ -134,9 +134,9 @@ def classify(number: str, recorded: dict[str, Any], current: dict[str, Any]) -> 
     """Whether ``number`` moved beyond its floor at seed 0 (the run's), and, if so, the paired meaning; None when
     it cannot be compared (not computed)."""
     from xai_eval.measure.metrics import METRICS
-    from xai_eval.measure.paired import map_statistics, paired_change, paired_map_change
+    from xai_eval.measure.change import scalar_change
+    from xai_eval.measure.paired import map_statistics, paired_map_change
     from xai_eval.measure.similarity import distance, unchanged
-    from xai_eval.records.floors import within
 
     if number == "map":
         before, after = _snapshots(recorded["maps"]), _snapshots(current["maps"])
@@ -153,12 +153,9 @@ def classify(number: str, recorded: dict[str, Any], current: dict[str, Any]) -> 
     old, new = recorded["metrics"][number], current["metrics"][number]
     if not all(map(math.isfinite, old + new)):
         return None
-    if within(new[0], old[0], spec.rtol, spec.atol):
-        return False, "unchanged"
-    floor = spec.atol + spec.rtol * abs(sum(old) / len(old))
-    change = paired_change(old, new, lower_is_better=spec.lower_is_better, bounds=spec.bounds, relative=spec.rtol > 0,
-                           floor=floor)
-    return True, change.meaning if change is not None else "unknown"
+    change = scalar_change(old[0], new[0], None, rtol=spec.rtol, atol=spec.atol, lower_is_better=spec.lower_is_better,
+                           bounds=spec.bounds, paired=(old, new))  # the gate's own decision
+    return change.meaning != "unchanged", change.meaning
 
 
 def smallest_detectable(recorded: list[float], current: list[float]) -> float:

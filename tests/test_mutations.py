@@ -171,6 +171,8 @@ class Regression:
 
     @property
     def changed(self) -> str | None:
+        if self.refused:
+            return None
         return self.witness if self.paired == "" else self.paired
 
     @property
@@ -186,7 +188,7 @@ REGRESSIONS = [
     Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot", SNAPSHOT_SUITE),
     Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot", GATE_SUITES),
     # Captum has no LRP rule for the un-adapted model's SamePadConv2d: refused in one line, nothing to classify
-    Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot", paired=None, refused="has no rule defined"),
+    Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot", refused="has no rule defined"),
     Regression("gradcam_early", "gradcam_early", ("GuidedGradCAM",), "snapshot"),
     Regression("vg_rescaled", "vg_rescaled", ("IG-VG",), "snapshot"),
     Regression("sg_blurred", "sg_blurred", ("IG-SG",), "snapshot"),

@@ -109,12 +109,12 @@ def scalar_change(
     without it the meaning is ``unknown`` (with the unpaired spread as a label, and ``missing_evidence``: how
     to get paired evidence)."""
     from xai_eval.measure.paired import paired_change
-    from xai_eval.records.floors import within
+    from xai_eval.records.floors import tolerance, within
 
     if within(current, recorded, rtol, atol):
         return ScalarChange(recorded, current, "unchanged")
-    if paired is not None and math.isfinite(current):
-        floor = atol + rtol * abs(math.fsum(paired[0]) / len(paired[0])) if len(paired[0]) else 0.0
+    if paired is not None and math.isfinite(current) and len(paired[0]) > 0:
+        floor = tolerance(math.fsum(paired[0]) / len(paired[0]), rtol, atol)  # around the recorded seeds' mean
         change = paired_change(paired[0], paired[1], lower_is_better=lower_is_better, bounds=bounds, relative=rtol > 0,
                                floor=floor)
         if change is not None:

@@ -52,6 +52,11 @@ norms are unchanged while they move by at most this relative to the recorded gra
 drift: 8.2e-7."""
 
 
+def tolerance(recorded: float, rtol: float, atol: float = 0.0) -> float:
+    """The numeric floor around ``recorded``: ``atol + rtol * |recorded|``."""
+    return atol + rtol * abs(recorded)
+
+
 def within(current: float, recorded: float, rtol: float, atol: float = 0.0) -> bool:
-    """``|current - recorded| <= atol + rtol * |recorded|``; False for NaN (NaN is never unchanged)."""
-    return abs(current - recorded) <= atol + rtol * abs(recorded)
+    """``|current - recorded| <=`` :func:`tolerance`; False for NaN (NaN is never unchanged)."""
+    return abs(current - recorded) <= tolerance(recorded, rtol, atol)
