@@ -3,6 +3,8 @@ garbage, an unwritable place each give one line naming the file and the fix, and
 
 from __future__ import annotations
 
+import json
+
 import builtins
 import errno
 import io
@@ -218,12 +220,14 @@ def test_report_of_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("setup", "fragment"),
     [
-        (lambda p, deny: p.mkdir(), "results.json: is a folder, not a results file; re-create it with"),
+        (lambda p, deny: p.mkdir(), "results.json: is a folder, not a results file or a benchmark JSON; give the files written by"),
         (lambda p, deny: (p.write_text("{}"), deny(p)), "results.json: cannot be read (Permission denied)"),
         (lambda p, deny: p.write_bytes(b"\xff{}"), "results.json: not UTF-8 text, so not a results file"),
-        (lambda p, deny: p.write_text("{"), "results.json: not valid JSON"),
-        (lambda p, deny: p.write_text('{"cases": [{"snapshot": [1]}, {"snapshot": {"status": "changed", "meaning": "beyond"}}]}'),
-         "results.json: the changed snapshot of None/None lacks its maps or scales"),
+        (lambda p, deny: p.write_text("{"), "results.json: not JSON (Expecting property name"),
+        (lambda p, deny: p.write_text('{"cases": [{"snapshot": [1]}]}'), "results.json: results schema_version None, this xai-eval reads 2"),
+        (lambda p, deny: p.write_text(json.dumps({"schema_version": 2, "run": {}, "cases": [
+            {"profile": "quick", "model": "m", "method": "IG", "image": "cat", "snapshot": {"status": "changed", "meaning": "beyond"}}]})),
+         "results.json: the changed snapshot of IG/cat lacks its maps or scales"),
     ],
 )
 def test_snapshots_of_a_bad_results_file(

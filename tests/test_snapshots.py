@@ -367,7 +367,7 @@ def test_snapshots_command_rejects_a_file_that_is_not_a_results_file(tmp_path, c
     (tmp_path / "bench.json").write_text(json.dumps({"benchmarks": []}))
     assert main(["snapshots", str(tmp_path / "bench.json"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "not an xai-eval results file (no 'cases' list); re-create it with: pytest suites/ --xai-results" in err
+    assert "neither an xai-eval results file (no 'cases' list) nor a pytest-benchmark JSON; give the files written by: pytest suites/ --xai-results" in err
     assert err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 

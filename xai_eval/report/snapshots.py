@@ -6,13 +6,12 @@ nor the snapshots folder.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 from typing import Any
 
 from xai_eval.errors import XaiEvalError
-from xai_eval.files import read_text
+from xai_eval.report.run_files import read_results
 
 RERUN = "re-create it with: pytest suites/ --xai-results RESULTS.json"
 
@@ -20,13 +19,7 @@ RERUN = "re-create it with: pytest suites/ --xai-results RESULTS.json"
 def changed_cases(path: Path) -> list[dict[str, Any]]:
     """The case records of ``path`` whose snapshot changed beyond the numeric floor; one-line errors for a file that
     is not a results file."""
-    text = read_text(path, "a results file", RERUN)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise XaiEvalError(f"{path}: not valid JSON ({exc}); {RERUN}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
-        raise XaiEvalError(f"{path}: not an xai-eval results file (no 'cases' list); {RERUN}")
+    data = read_results(path).data  # the one reader of results files: an unknown schema is refused as everywhere
     changed = [case for case in data["cases"] if isinstance(case, dict) and isinstance(case.get("snapshot"), dict)
                and case["snapshot"].get("meaning") not in (None, "", "unchanged")]
     for case in changed:
