@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from xai_eval.records.floors import ROAD_ATOL
 from xai_eval.report.cli import main
 from xai_eval.report.runs import load_run
 from xai_eval.report.tables import ranks, table
@@ -117,7 +118,7 @@ def test_a_run_writes_every_metric_into_its_benchmark_json(gate_project: pytest.
     info = next(b["extra_info"]["xai_eval"] for b in data["benchmarks"] if b["extra_info"]["xai_eval"]["method"] == "LRP")
     assert set(info["metrics"]) == {"avg_sensitivity", "infidelity", "ris", "ros", "road"}
     assert set(info["metrics"]["road"]) == {"a", "b"}
-    assert data["xai_eval"]["metrics"]["road"] == {"label": "ROAD gap", "lower_is_better": False, "rtol": 0.0, "atol": 0.01}
+    assert data["xai_eval"]["metrics"]["road"] == {"label": "ROAD gap", "lower_is_better": False, "rtol": 0.0, "atol": ROAD_ATOL}
     assert list(data["xai_eval"]["metrics"])[0] == "max_sensitivity"
     frame = table(load_run(gate_project.path / "run.json"))
     labels = set(frame.index.get_level_values(1))
