@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from xai_eval.errors import XaiEvalError
+from xai_eval.explain import batching
 from xai_eval.explain.methods import MethodSpec
 from xai_eval.explain.randomness import MethodDraws, seeded
 
@@ -125,7 +126,7 @@ class Explainer:
             deltas = [part[1] for part in parts]
             return attribution, None if deltas[0] is None else torch.cat(deltas)  # type: ignore[arg-type]
         attributor = self.attributor
-        kwargs = self.kwargs | extra
+        kwargs = batching.sized(self.kwargs | extra, batching.room_on(inputs.device))
         baselines = self.baselines(inputs)
         if baselines is not None:
             kwargs["baselines"] = baselines
