@@ -21,13 +21,17 @@ WORK: dict[str, Any] = {
     "photos": {"coffee": "0123456789abcdef", "cat": "fedcba9876543210"},
 }
 """What a report of today records about its work (the committed fixtures predate it)."""
+CODE: dict[str, Any] = {"xai_eval": "0.1.0", "commit": "0123456789ab", "digest": "fedcba9876543210"}
+"""The code identity a report of today records (made up for the fixtures: one commit for every run)."""
 
 
 def with_work(data: dict[str, Any], version: str | None = "0.1.0") -> dict[str, Any]:
-    """``data`` as a report of today writes it: its work (every method requested) and the xai-eval version."""
+    """``data`` as a report of today writes it: its work (every method requested), the xai-eval version and
+    the code that computed it (unless ``version`` is None: a report from before both were recorded)."""
     data["xai_eval"]["work"] = copy.deepcopy(WORK)
     if version is not None:
         data["xai_eval"]["versions"]["xai_eval"] = version
+        data["xai_eval"].setdefault("run", {})["code"] = CODE | {"xai_eval": version}
     return data
 
 
@@ -136,8 +140,8 @@ def test_allow_different_lists_the_differences_and_compares_no_gated_number(
     ]
     assert row_of(table, "IG")["max sens. Δ"] == "0.001 n/c"
     assert (
-        "n/c: not comparable as hardware drift: computed by different or unknown xai-eval versions: [A] 0.1.0, [B] ?,"
-        " [C] 0.1.0 (? = the report predates recording it); the runs' work differs\n"
+        "n/c: not comparable as hardware drift: the code that computed [B] is not recorded (a report from before runs"
+        " recorded it; [A] xai-eval 0.1.0, [B] xai-eval ?, [C] xai-eval 0.1.0); the runs' work differs\n"
     ) in table
 
 

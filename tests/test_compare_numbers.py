@@ -64,24 +64,49 @@ def test_a_difference_above_the_floor_is_flagged(tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.parametrize(
-    ("version", "listed"),
-    [("0.2.0", "[A] 0.1.0, [B] 0.2.0"), (None, "[A] 0.1.0, [B] ? (? = the report predates recording it)")],
+    ("code", "named"),
+    [
+        ({"commit": "9876543210fe"}, "[B] xai-eval 0.1.0 at 9876543210fe, registry and settings fedcba9876543210"),
+        ({"xai_eval": "0.2.0"}, "[B] xai-eval 0.2.0 at 0123456789ab, registry and settings fedcba9876543210"),
+        ({"digest": "00000000000000ff"}, "[B] xai-eval 0.1.0 at 0123456789ab, registry and settings 00000000000000ff"),
+    ],
+    ids=["another commit", "another version", "another registry"],
 )
-def test_numbers_of_other_or_unknown_xai_eval_versions_are_not_comparable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str | None, listed: str
+def test_runs_of_different_code_are_labelled_different_code_not_hardware_drift(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: dict[str, str], named: str
 ) -> None:
-    def set_version(data: dict[str, Any]) -> None:
+    """Two runs of the same work and the same version, from two commits: their difference is the code's."""
+    out = compare(tmp_path, capsys, lambda d: d["xai_eval"]["run"]["code"].update(code), shift_sensitivity(lambda v: v + 0.1))
+    assert row_of(out, "IG")["max sens. Δ"] == "0.1 different code"
+    assert "above floor" not in out
+    assert ("not judged: not comparable as hardware drift: different code ([A] xai-eval 0.1.0 at 0123456789ab, registry and"
+            f" settings fedcba9876543210 vs {named})\n") in out
+    assert "different code: the runs were computed by different code" in out
+
+
+def test_runs_of_one_commit_and_a_wheel_of_the_same_version_and_registry_are_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run from an installed wheel records no commit: its version and registry digest decide."""
+    out = compare(tmp_path, capsys, lambda d: d["xai_eval"]["run"]["code"].update(commit=None), shift_sensitivity(lambda v: v + 0.1))
+    assert row_of(out, "IG")["max sens. Δ"] == "0.1 above floor"
+
+
+@pytest.mark.parametrize("version", ["0.1.0", None])
+def test_a_run_that_does_not_record_its_code_is_not_comparable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str | None
+) -> None:
+    """Even with the same version string: older reports of one version were computed by different code."""
+    def forget(data: dict[str, Any]) -> None:
+        del data["xai_eval"]["run"]["code"]
         if version is None:
             del data["xai_eval"]["versions"]["xai_eval"]
-        else:
-            data["xai_eval"]["versions"]["xai_eval"] = version
 
-    out = compare(tmp_path, capsys, set_version, shift_sensitivity(lambda v: v + 0.1))
+    out = compare(tmp_path, capsys, forget, shift_sensitivity(lambda v: v + 0.1))
     assert row_of(out, "IG")["max sens. Δ"] == "0.1 n/c"
-    assert "above floor" not in out
-    assert f"n/c: not comparable as hardware drift: computed by different or unknown xai-eval versions: {listed}\n" in out
-    heading = next(name for name in row_of(out, "IG") if name.startswith("[B] "))
-    assert heading == f"[B] xai-eval {version or '?'}"  # the version is the one difference in the headings
+    assert "above floor" not in out and "different code" not in out
+    assert ("n/c: not comparable as hardware drift: the code that computed [B] is not recorded (a report from before runs"
+            f" recorded it; [A] xai-eval 0.1.0, [B] xai-eval {version or '?'})\n") in out
 
 
 def test_a_number_not_recorded_in_every_run_is_left_blank(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,3 +48,59 @@ def work_info(profile: Profile, models: Sequence[str], methods: Sequence[str], i
         "methods": list(methods),
         "photos": {entry.id: hashlib.sha256(entry.path.read_bytes()).hexdigest()[:16] for entry in images},
     }
+
+
+def _stable(value: Any) -> Any:
+    """``value`` as JSON-able data that is the same in every process: a class or function by its import path."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _stable(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(key): _stable(item) for key, item in sorted(value.items(), key=lambda pair: str(pair[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_stable(item) for item in value]
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
+
+
+def registry_digest(settings: Any = None) -> str:
+    """A digest of what the method and metric registries declare, and of ``settings`` (a run's resolved profile
+    settings): two runs with the same digest asked the same code for the same numbers."""
+    import hashlib
+    import json
+
+    from xai_eval.explain.methods import METHODS
+    from xai_eval.measure.metrics import METRICS
+
+    content = {"methods": _stable(dict(METHODS)), "metrics": _stable(dict(METRICS)), "settings": _stable(settings)}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def checkout_commit() -> str | None:
+    """The git commit of the checkout xai-eval runs from (``+dirty`` with uncommitted changes), or None when it
+    runs from an installed wheel or git is not there."""
+    import subprocess
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    if not (package.parent / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(package.parent), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(package.parent), "status", "--porcelain", "--untracked-files=no", "--", "xai_eval"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head[:12]}+dirty" if dirty else head[:12]
+
+
+def code_identity(settings: Any = None) -> dict[str, Any]:
+    """What computed a run's numbers: the xai-eval version, the checkout's commit (None outside a checkout) and
+    :func:`registry_digest`. ``xai-eval compare`` calls a difference between runs of different code "different
+    code", never hardware drift."""
+    from xai_eval.version import __version__
+
+    return {"xai_eval": __version__, "commit": checkout_commit(), "digest": registry_digest(settings)}

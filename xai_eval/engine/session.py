@@ -146,8 +146,19 @@ class XaiSession:
 
         info = {"profile": self.settings.profile, "seed": self.settings.seed, "device": self.settings.device,
                 "threads": self.threads, "workers": self.workers, "calibration_seeds": self.settings.calibrate,
-                "versions": versions()}
+                "versions": versions(), "code": self.code()}
         return info if self.shard is None else {**info, "shard": self.shard}
+
+    def code(self) -> dict[str, Any]:
+        """The run's code identity (:func:`xai_eval.engine.provenance.code_identity` of the resolved profile's
+        settings, once prepared), made once per session."""
+        from xai_eval.engine.provenance import code_identity
+
+        cached: tuple[bool, dict[str, Any]] | None = getattr(self, "_code", None)
+        if cached is None or cached[0] != self._prepared:
+            cached = (self._prepared, code_identity(self.work_info()["profile_settings"] if self._prepared else None))
+            self._code = cached
+        return cached[1]
 
     def work_info(self) -> dict[str, Any]:
         """What this run was asked to compute (:func:`xai_eval.engine.provenance.work_info`); after :meth:`prepare`."""

@@ -9,7 +9,7 @@ from operator import attrgetter
 from xai_eval.errors import XaiEvalError
 from xai_eval.records.floors import SENSITIVITY_ATOL, SENSITIVITY_RTOL
 from xai_eval.report.runs import MethodRun, Run
-from xai_eval.report.setups import device_kind, headings, numerics, tag, work_differences
+from xai_eval.report.setups import device_kind, different_code, headings, numerics, tag, work_differences
 
 @dataclass(frozen=True)
 class GatedNumber:
@@ -110,11 +110,14 @@ class Comparison:
         return "\n".join([line(self.header), rule, *(line(row) for row in self.rows)]) + "\n"
 
 
-def _delta_cell(found: tuple[float, bool] | None, judged: bool) -> str:
+def _delta_cell(found: tuple[float, bool] | None, judged: bool, code_differs: bool = False) -> str:
     if found is None:
         return ""
     largest, above = found
-    mark = " n/c" if not judged else " above floor" if above else ""
+    if judged:
+        mark = " above floor" if above else ""
+    else:
+        mark = " different code" if code_differs else " n/c"
     return f"{largest:.2g}{mark}"
 
 
@@ -129,6 +132,7 @@ def comparison(runs: Sequence[Run]) -> Comparison:
     numbers = gated_numbers(runs)
     header += [f"{number.label} Δ" for number in numbers]
     why_not = [reason for reason in (numerics(runs), "the runs' work differs" if work_differences(runs) else None) if reason]
+    code_differs = different_code(runs) is not None
     rows, blank, flagged = [], False, False
     for key in common_cases(runs):
         cases = [run.cases[key] for run in runs]
@@ -139,7 +143,7 @@ def comparison(runs: Sequence[Run]) -> Comparison:
             found = largest_difference(cases, number.values, number.rtol, number.atol)
             blank = blank or found is None
             flagged = flagged or (found is not None and found[1] and not why_not)
-            row.append(_delta_cell(found, not why_not))
+            row.append(_delta_cell(found, not why_not, code_differs))
         rows.append(row)
     floors = "; ".join(f"{number.label}: {number.atol:g} + {number.rtol:g} × |{tag(0)}'s value|" for number in numbers[1:])
     notes = [
@@ -148,8 +152,11 @@ def comparison(runs: Sequence[Run]) -> Comparison:
     ]
     if flagged:
         notes.append("above floor: the runs' numbers differ by more than float rounding should make them")
+    if code_differs:
+        notes.append("different code: the runs were computed by different code, so a difference may be the code's, not"
+                     " the hardware's; compare runs of one commit to measure hardware drift")
     if why_not:
-        notes.append(f"n/c: not comparable as hardware drift: {'; '.join(why_not)}")
+        notes.append(f"{'n/c' if not code_differs else 'not judged'}: not comparable as hardware drift: {'; '.join(why_not)}")
     if blank:
         notes.append(
             "Δ blank: not recorded in every run (max sensitivity is recorded when suites/test_sensitivity.py,"

@@ -97,6 +97,9 @@ class Run:
         return None if count is None else f"{count} thread{'' if count == 1 else 's'}"
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     """The metrics the run computed, in the order it ran them (max sensitivity first when it ran)."""
+    code: dict[str, Any] | None = None
+    """``["xai_eval"]["run"]["code"]``: the xai-eval version, commit and registry digest that computed the numbers
+    (None: the report predates recording it)."""
 
     def machine_line(self) -> str:
         gpu = self.machine.get("gpu") or "no GPU"
@@ -224,7 +227,8 @@ def load_run(path: Path) -> Run:
     profile = at.optional_text(extra.get("profile", MISSING), f"{EXTRA_INFO_KEY}.profile") or UNKNOWN
     images = _texts(extra.get("images_png_base64", {}), f"{EXTRA_INFO_KEY}.images_png_base64", at)
     versions = _texts(extra.get("versions", {}), f"{EXTRA_INFO_KEY}.versions", at)
-    return Run(path, machine, profile, cases, images, versions, _work(extra, at), _metric_infos(extra, cases, at))
+    code = at.obj(at.obj(extra.get("run", {}), f"{EXTRA_INFO_KEY}.run").get("code", {}), f"{EXTRA_INFO_KEY}.run.code") or None
+    return Run(path, machine, profile, cases, images, versions, _work(extra, at), _metric_infos(extra, cases, at), code)
 
 
 def _texts(value: Any, key: str, at: At) -> dict[str, str]:

@@ -120,12 +120,36 @@ def headings(runs: Sequence[Run]) -> list[str]:
     ]
 
 
-def numerics(runs: Sequence[Run]) -> str | None:
-    """Why the runs' gated numbers cannot be compared as hardware drift (None: they can): their xai-eval
-    versions are unknown or differ, so xai-eval itself may have computed them differently."""
-    versions = [run.xai_eval_version for run in runs]
-    if None not in versions and len(set(versions)) == 1:
+def _code_name(code: Mapping[str, Any]) -> str:
+    commit = f" at {code['commit']}" if code.get("commit") else ""
+    return f"xai-eval {code.get('xai_eval', UNKNOWN)}{commit}, registry and settings {code.get('digest', UNKNOWN)}"
+
+
+def different_code(runs: Sequence[Run]) -> str | None:
+    """``different code ([A] ... vs [B] ...)`` when every run records the code that computed it and two differ:
+    in version, in registry-and-settings digest, or in commit where both ran from a checkout. None otherwise."""
+    codes = [run.code for run in runs]
+    if any(code is None for code in codes):
         return None
-    listed = ", ".join(f"{tag(index)} {version or UNKNOWN}" for index, version in enumerate(versions))
-    unknown = " (? = the report predates recording it)" if None in versions else ""
-    return f"computed by different or unknown xai-eval versions: {listed}{unknown}"
+    first = codes[0]
+    for code in codes[1:]:
+        commits = (first.get("commit"), code.get("commit"))
+        if (code.get("xai_eval"), code.get("digest")) != (first.get("xai_eval"), first.get("digest")) or (
+            None not in commits and commits[0] != commits[1]
+        ):
+            return "different code (" + " vs ".join(f"{tag(i)} {_code_name(c)}" for i, c in enumerate(codes)) + ")"
+    return None
+
+
+def numerics(runs: Sequence[Run]) -> str | None:
+    """Why the runs' gated numbers cannot be compared as hardware drift (None: they can): they were computed by
+    different code, or a run does not record its code (a report from before runs recorded it), so xai-eval
+    itself may have computed them differently."""
+    differ = different_code(runs)
+    if differ:
+        return differ
+    missing = [tag(index) for index, run in enumerate(runs) if run.code is None]
+    if not missing:
+        return None
+    versions = ", ".join(f"{tag(index)} xai-eval {run.xai_eval_version or UNKNOWN}" for index, run in enumerate(runs))
+    return f"the code that computed {', '.join(missing)} is not recorded (a report from before runs recorded it; {versions})"
