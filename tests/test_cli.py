@@ -238,3 +238,11 @@ def test_null_max_sensitivity_is_left_blank(tmp_path: Path, capsys: pytest.Captu
     row = next(line for line in (tmp_path / "r" / "table.md").read_text().splitlines() if "max sensitivity [cat]" in line)
     assert row.split("|")[3].strip() == ""  # IG's cell
     assert main(["compare", str(CPU), str(report)]) == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from xai_eval.version import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"xai-eval {__version__}\n"

@@ -59,6 +59,38 @@ def test_report_refuses_a_benchmark_json_as_its_results_in_one_line(tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_results_file_alone_makes_the_page_without_runtimes_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--results", str(CASES), "--out", str(tmp_path)]) == 0
+    assert "a results file alone: report.html without runtimes and heat maps" in capsys.readouterr().out
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
+    assert "data:image/png" not in html and html.count("Not in this report:") == 2
+    assert "machine: not known (recorded in the benchmark JSON)" in html and "torch threads 1" in html
+    for case in json.loads(CASES.read_text())["cases"]:
+        assert f"quick/efficientnet_lite0/{case['method']}/{case['image']}" in html
+    ig = next(case for case in json.loads(CASES.read_text())["cases"] if case["method"] == "IG" and case["image"] == "cat")
+    table_i = html.split('id="table-i"')[1].split("<h2")[0]
+    assert f">{ig['max_sensitivity']['value']:.4g}<" in table_i and "<th>mean</th>" in table_i
+
+
+def test_a_results_file_of_another_run_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other_results.json"
+    data = json.loads(CASES.read_text())
+    data["run"]["threads"] = 2
+    other.write_text(json.dumps(data))
+    assert main(["report", str(RUN), "--results", str(other), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--results {other}: from another run than {RUN} (threads 2 vs 1)" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_without_any_file_says_what_to_give(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path / "out")]) == 2
+    assert "report: give a benchmark JSON (pytest --benchmark-json RUN.json), a results file" in capsys.readouterr().err
+
+
 def _browser() -> str:
     for name in BROWSERS:
         found = shutil.which(name)

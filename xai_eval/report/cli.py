@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xai_eval.errors import XaiEvalError
 from xai_eval.report.compare import (
@@ -17,21 +18,28 @@ from xai_eval.report.compare import (
 )
 from xai_eval.report.runs import Run, load_run
 from xai_eval.report.setups import tag, work_differences
+from xai_eval.version import __version__
+
+if TYPE_CHECKING:
+    from xai_eval.report.run_files import RunFile
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xai-eval", description="Reports from `pytest suites/ --benchmark-json=RUN.json`.")
+    parser.add_argument("--version", action="version", version=f"xai-eval {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser(
-        "report", help="Table I (table.md, table.csv) and Fig. 1 (fig1.png) of a run; with more runs of the same work,"
-        " also their comparison (compare.md) and runtime chart (runtime.png)",
+        "report", help="a run's page (report.html), Table I (table.md, table.csv) and Fig. 1 (fig1.png); with more runs of"
+        " the same work, also their comparison (compare.md) and runtime chart (runtime.png); from a results file alone"
+        " (--results, no RUN.json), report.html without runtimes and heat maps",
     )
-    report.add_argument("runs", type=Path, nargs="+", metavar="RUN.json", help="the first is the one reported")
+    report.add_argument("runs", type=Path, nargs="*", metavar="RUN.json",
+                        help="benchmark JSONs (pytest --benchmark-json); the first is the one reported")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     report.add_argument(
         "--results", type=Path, default=None, metavar="RESULTS.json",
         help="the same run's results file (pytest --xai-results): report.html then shows every case's verdict and"
-        " numbers and the changed snapshots",
+        " numbers and the changed snapshots; refused if it comes from another run than the first RUN.json",
     )
     snapshots = commands.add_parser(
         "snapshots", help="draw each changed explanation next to its snapshot, from `pytest suites/ --xai-results RESULTS.json`"
@@ -109,11 +117,24 @@ def _report(args: argparse.Namespace) -> int:
     from xai_eval.report.run_files import read_results
     from xai_eval.report.tables import table, to_markdown, write_report
 
+    if not args.runs and args.results is None:
+        raise XaiEvalError("report: give a benchmark JSON (pytest --benchmark-json RUN.json), a results file"
+                           " (--results RESULTS.json from pytest --xai-results), or both")
+    results = None if args.results is None else read_results(args.results)
+    if not args.runs:
+        assert results is not None
+        _output_folder(args.out)
+        written = [write_html_report(None, results, args.out)]
+        print(f"{args.results}: a results file alone: report.html without runtimes and heat maps"
+              " (they need the run's benchmark JSON)")
+        print("wrote " + ", ".join(str(path) for path in written))
+        return 0
     runs = [load_run(path) for path in args.runs]
     if len(runs) > 1:
         _same_work(runs, "report", allowed=False, anyway="compare them with: xai-eval compare --allow-different")
     run = runs[0]
-    results = None if args.results is None else read_results(args.results)
+    if results is not None:
+        _same_run(args.runs[0], results)
     _output_folder(args.out)
     try:
         written = write_report(run, args.out)
@@ -125,6 +146,18 @@ def _report(args: argparse.Namespace) -> int:
     print(to_markdown(table(run)))
     print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _same_run(benchmark: Path, results: RunFile) -> None:
+    """Refuse a results file written by another pytest run than ``benchmark`` (their ``run`` records differ)."""
+    from xai_eval.report.run_files import read_run_file
+
+    ran, other = read_run_file(benchmark).run, results.run
+    differ = sorted(key for key in set(ran) | set(other) if ran.get(key) != other.get(key))
+    if differ:
+        detail = "; ".join(f"{key} {other.get(key, '-')!s:.60} vs {ran.get(key, '-')!s:.60}" for key in differ)
+        raise XaiEvalError(f"--results {results.path}: from another run than {benchmark} ({detail}); give the results file"
+                           " written by the same pytest run (--xai-results beside --benchmark-json)")
 
 
 def _write_comparison(runs: list[Run], out: Path) -> list[Path]:

@@ -150,40 +150,69 @@ def _snapshots(results: RunFile | None) -> str:
     return "\n".join(f"<h3>{escape(case_name(case))}</h3>\n{_png(lambda file, case=case: draw(case, file))}" for case in changed)
 
 
+NO_BENCHMARK = ("<p>Not in this report: {what} come from the run's benchmark JSON (<code>pytest suites/ --benchmark-json"
+                " RUN.json</code>, with <code>suites/test_runtime.py</code> in the run), and this report was made from the"
+                " results file alone.</p>")
+
+
+def _table_i_of_results(results: RunFile) -> str:
+    """Table I from a results file: max sensitivity per (model, method) and photo, and their mean."""
+    values: dict[tuple[str, str], dict[str, float]] = {}
+    for case in results.data["cases"]:
+        value = case.get("max_sensitivity", {}).get("value")
+        if isinstance(value, (int, float)):
+            values.setdefault((case["model"], case["method"]), {})[case["image"]] = float(value)
+    if not values:
+        return "<p>The results file has no max-sensitivity value (suites/test_sensitivity.py did not run).</p>"
+    photos = sorted({photo for row in values.values() for photo in row})
+    rows = [[escape(model), escape(method), *(_number(row.get(photo)) for photo in photos),
+             _number(sum(row.values()) / len(row))] for (model, method), row in sorted(values.items())]
+    return _table(["model", "method", *map(escape, photos), "mean"], rows)
+
+
 def _runtime(run: Run) -> str:
     rows = [[escape(model), escape(method), escape(case.image), _number(case.median_seconds), _number(case.rounds)]
             for (model, method), case in sorted(run.cases.items())]
     return _table(["model", "method", "image", "median (s)", "timed rounds"], rows)
 
 
-def _run_line(run: Run, results: RunFile | None) -> str:
+def _run_line(run: Run | None, results: RunFile | None) -> str:
     """How the run computed (from its results file) and where (the benchmark JSON's machine)."""
     info = results.run if results is not None else {}
-    parts = [f"profile {run.profile}"] + [f"{name} {info[key]}" for key, name in RUN_FIELDS if key in info]
+    profile = run.profile if run is not None else info.get("profile", "?")
+    parts = [f"profile {profile}"] + [f"{name} {info[key]}" for key, name in RUN_FIELDS if key in info]
     versions = ", ".join(f"{name} {version}" for name, version in sorted(info.get("versions", {}).items()))
-    return "<br>".join(escape(line) for line in (" · ".join(parts), versions, run.machine_line()) if line)
+    code = info.get("code")
+    made = "code: " + ", ".join(f"{key} {value}" for key, value in code.items() if value) if isinstance(code, dict) else ""
+    machine = run.machine_line() if run is not None else "machine: not known (recorded in the benchmark JSON)"
+    return "<br>".join(escape(line) for line in (" · ".join(parts), versions, made, machine) if line)
 
 
-def html_report(run: Run, results: RunFile | None) -> str:
-    """The page for ``run`` (a benchmark JSON) and its ``results`` file (None: no per-case verdicts)."""
+def html_report(run: Run | None, results: RunFile | None) -> str:
+    """The page for ``run`` (a benchmark JSON; None: the results file alone, without runtime and heat maps) and its
+    ``results`` file (None: no per-case verdicts)."""
     from xai_eval.report.tables import figure
 
+    if run is None and results is None:
+        raise ValueError("a report needs a benchmark JSON, a results file or both")
     shards = results.run.get("shards") if results is not None else None
+    sources = ([run.path] if run is not None else []) + ([results.path] if results is not None else [])
     return PAGE.substitute(
-        title=escape(f"profile {run.profile}"),
+        title=escape(f"profile {run.profile if run is not None else results.run.get('profile', '?')}"),  # type: ignore[union-attr]
         header=HEADER_COLOUR,
         run=_run_line(run, results),
         shards=escape(f"merged from {shards} shards" if shards else "one job"),
-        source=escape(" and ".join(path.name for path in (run.path, *([results.path] if results else [])))),
-        table_i=_table_i(run),
+        source=escape(" and ".join(path.name for path in sources)),
+        table_i=_table_i(run) if run is not None else _table_i_of_results(results),  # type: ignore[arg-type]
         cases=_cases(results),
         snapshots=_snapshots(results),
-        figures="\n".join(_png(lambda file, model=model: figure(run, model, file)) for model in sorted({m for m, _ in run.cases})),
-        runtime=_runtime(run),
+        figures=NO_BENCHMARK.format(what="the heat maps") if run is None else
+        "\n".join(_png(lambda file, model=model: figure(run, model, file)) for model in sorted({m for m, _ in run.cases})),
+        runtime=NO_BENCHMARK.format(what="the runtimes") if run is None else _runtime(run),
     )
 
 
-def write_html_report(run: Run, results: RunFile | None, out: Path) -> Path:
+def write_html_report(run: Run | None, results: RunFile | None, out: Path) -> Path:
     """Write ``report.html`` into ``out`` (atomically); its path."""
     path = out / "report.html"
     atomic_write_text(path, html_report(run, results))
