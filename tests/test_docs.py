@@ -441,3 +441,25 @@ def test_the_api_example_in_the_user_guide_runs(gate_project: pytest.Pytester, m
     assert gated["message"].str.contains(r"create them.* with: pytest suites/\S* --xai-profile quick").all(), gated[["check", "message"]].to_string()
     results = json.loads((gate_project.path / "results.json").read_text())
     assert {case["method"] for case in results["cases"]} == {"IG", "IG-VG"}
+
+
+def test_the_suites_table_lists_every_suite_of_the_folder() -> None:
+    """A count or list of suites in the guide comes from the folder, not from memory."""
+    guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `suites/(test_\w+\.py)` \|", guide, re.MULTILINE))
+    assert listed == {path.name for path in (ROOT / "suites").glob("test_*.py")}, listed
+
+
+def test_the_committed_test_durations_are_the_suites_tests() -> None:
+    """.test_durations (pytest-split's durations, committed as the guide says) holds every test of suites/ and
+    no other: regenerate it with `pytest suites/ --xai-strict --store-durations` when the suites change."""
+    import json
+    import subprocess
+    import sys
+
+    collected = subprocess.run([sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q", "-p", "no:randomly"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=300)
+    ids = {line for line in collected.stdout.splitlines() if line.startswith("suites/")}
+    assert ids, collected.stdout[-2000:] + collected.stderr[-2000:]
+    stored = set(json.loads((ROOT / ".test_durations").read_text(encoding="utf-8")))
+    assert stored == ids, f"missing: {sorted(ids - stored)[:5]}, stale: {sorted(stored - ids)[:5]}"
