@@ -32,7 +32,7 @@ SPLITS = 2
 SUBSTITUTIONS = (
     ("--xai-model resnet18", "--xai-model mymodels:mobilenet"),  # no ResNet-18 weights here: the stand-in
     ("--xai-device cuda", "--xai-device cpu"),  # no GPU here
-    ("test_completeness[efficientnet_lite0-IG-hopper]", "test_randomization[mymodels.mobilenet-IG-coffee]"),  # one that fails here
+    ("test_completeness[efficientnet_lite0-IG-hopper]", "test_randomization[mymodels.mobilenet-IG-hopper]"),  # one that fails here
     ("--splits 4", f"--splits {SPLITS}"),  # 6 cases: 2 shards
 )
 PYPROJECT = """
@@ -61,7 +61,7 @@ def recipes() -> dict[str, list[str]]:
 
 def _bash(body: str) -> list[str]:
     joined = body.replace("\\\n", " ")
-    commands = [shlex.join(shlex.split(line, comments=True)) for line in joined.splitlines() if line.strip()]
+    commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in joined.splitlines()]  # a trailing comment
     return [command for command in commands if command and not command.startswith(("python -m pip", "mkdir"))]
 
 
@@ -137,7 +137,7 @@ def test_resnet18_record_then_gate(project: Path) -> None:
     for metric in ("max_sensitivity", "avg_sensitivity", "road"):
         assert (project / "fixtures" / "baselines" / f"{metric}.json").is_file(), metric
     done = _ok(project, gate)
-    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
+    assert " passed" in done.stdout and not re.search(r"\b\d+ (failed|error)", done.stdout.splitlines()[-1])
 
 
 def test_shards_record_then_gate_merge_and_report(project: Path) -> None:

@@ -34,17 +34,20 @@ class SanityOutcome:
     verdict: Verdict
     known_failure: str = field(default="")
     """Why this method is known to fail this check (the gate then expects the failure), or ''."""
+    strict: bool = True
+    """Whether a pass of a known failure fails the run (a project's entry: remove it) or not (a shipped one)."""
 
 
 def outcome_word(outcome: SanityOutcome) -> str:
     """The outcome a results file records for a check, as the gate's test reports give it: ``passed``,
     ``failed``, ``xfailed`` (a known failure that failed), ``skipped`` (inconclusive). A known failure that passes
-    is ``failed``: its strict xfail fails the run, so that the known failure is removed."""
+    is ``failed`` (its strict xfail fails the run, so that the entry is removed), or ``xpassed`` for a shipped
+    known failure, which is not strict."""
     if outcome.verdict.outcome == "inconclusive":
         return "skipped"
     failed = outcome.verdict.outcome == "fail"
     if outcome.known_failure:
-        return "xfailed" if failed else "failed"
+        return "xfailed" if failed else "failed" if outcome.strict else "xpassed"
     return "failed" if failed else "passed"
 
 
@@ -97,8 +100,8 @@ _RUN = {"well_formed": _well_formed, "completeness": _completeness, "conservatio
         "randomization": _randomization, "deterministic": _deterministic, "target_dependence": _target_dependence}
 
 
-def run_check(case: CaseRun, check: str, known_failure: str = "") -> SanityOutcome:
+def run_check(case: CaseRun, check: str, known_failure: str = "", *, strict: bool = True) -> SanityOutcome:
     """Run the sanity check ``check`` on ``case``; ``known_failure`` is why it is known to fail, if it is
-    (:class:`xai_eval.stores.known_failures.KnownFailures`)."""
+    (:class:`xai_eval.stores.known_failures.KnownFailures`), and ``strict`` whether its pass fails the run."""
     values, verdict = _RUN[check](case)
-    return SanityOutcome(check, values, verdict, known_failure)
+    return SanityOutcome(check, values, verdict, known_failure, strict)

@@ -187,18 +187,19 @@ def xai_sanity(request: pytest.FixtureRequest, xai_session: XaiSession,
                xai_record: Callable[..., None]) -> Callable[[CaseRun, str], None]:
     """Runs one sanity check of :mod:`xai_eval.engine.sanity` on a case, records its numbers and enforces its
     verdict: ``xai_sanity(xai_case, "completeness")``. A known failure (``known_failures.json`` beside the
-    baselines, or a shipped one) runs as a strict xfail; under ``--xai-accept-failures REASON`` a failure is
-    recorded as known with that reason."""
+    baselines) runs as a strict xfail, a shipped one as a plain xfail (a pass is an XPASS, with no entry to
+    remove); under ``--xai-accept-failures REASON`` a failure is recorded as known with that reason."""
     from xai_eval.engine.sanity import run_check
-    from xai_eval.stores.known_failures import ACCEPT_OPTION
+    from xai_eval.stores.known_failures import ACCEPT_OPTION, SHIPPED_SOURCE
 
     def check(case: CaseRun, name: str) -> None:
         __tracebackhide__ = True
         reason, where = xai_session.known.reason(case.key, name)
+        strict = where != SHIPPED_SOURCE
         if reason:
-            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-                f"known failure ({where}): {reason}; if it passes, remove its entry")))
-        outcome = run_check(case, name, reason)
+            request.applymarker(pytest.mark.xfail(strict=strict, raises=AssertionError, reason=(
+                f"known failure ({where}): {reason}" + ("; if it passes, remove its entry" if strict else ""))))
+        outcome = run_check(case, name, reason, strict=strict)
         xai_record(name, **outcome.values)
         if outcome.verdict.outcome != "fail" or reason:
             outcome.verdict.enforce(case.id)
