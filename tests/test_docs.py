@@ -463,3 +463,13 @@ def test_the_committed_test_durations_are_the_suites_tests() -> None:
     assert ids, collected.stdout[-2000:] + collected.stderr[-2000:]
     stored = set(json.loads((ROOT / ".test_durations").read_text(encoding="utf-8")))
     assert stored == ids, f"missing: {sorted(ids - stored)[:5]}, stale: {sorted(stored - ids)[:5]}"
+
+
+def test_the_profile_table_keys_are_the_parsers() -> None:
+    """The reference's profile-table section lists every key the parser accepts, and no other."""
+    from xai_eval.config.profiles import TABLE_KEYS
+
+    section = REFERENCE.read_text(encoding="utf-8").split("### Profile tables", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", section.split("|---|---|", 1)[1])) | set(
+        re.findall(r"\.NAME\.(\w+)\.", section))
+    assert listed - {"quick", "paper", "attribute", "fractions", "noise"} == set(TABLE_KEYS), listed

@@ -84,6 +84,9 @@ def _shared_value(key: str, value: Any, where: str) -> Any:
     return value
 
 
+TABLE_KEYS: tuple[str, ...] = ("extends", "methods", *SHARED_KEYS, "metrics", "metric_settings")
+"""Every key a ``[tool.xai_eval.profiles.NAME]`` table may have (docs/reference.md's profile-table section lists
+them; tests/test_docs.py checks it)."""
 COUNT_KEYS = frozenset({
     "n_steps", "nt_samples", "n_samples", "internal_batch_size", "nt_samples_batch_size", "n_samples_batch_size",
     "perturbations_per_eval",
@@ -145,11 +148,9 @@ def define_profile(name: str, table: Mapping[str, Any], defined: Mapping[str, Pr
     if not isinstance(parent_name, str) or parent_name not in defined:
         raise XaiEvalError(f"{where} extends: must name a profile defined before it ({', '.join(defined)}), got {parent_name!r}")
     parent = defined[parent_name]
-    unknown = sorted(set(table) - set(SHARED_KEYS) - {"extends", "methods", "metrics", "metric_settings"})
+    unknown = sorted(set(table) - set(TABLE_KEYS))
     if unknown:
-        raise XaiEvalError(
-            f"{where}: unknown key {unknown[0]!r}; known: extends, methods, {', '.join(SHARED_KEYS)}, metrics, metric_settings"
-        )
+        raise XaiEvalError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(TABLE_KEYS)}")
     shared = {key: _shared_value(key, table[key], f"{where} {key}") for key in SHARED_KEYS if key in table}
     raw_methods = table.get("methods", {})
     if not isinstance(raw_methods, Mapping):
