@@ -43,3 +43,24 @@ def test_an_old_schema_results_file_is_refused_alike_by_every_reader(tmp_path: P
         assert main(argv) != 0, name
         err = capsys.readouterr().err.strip()
         assert err.splitlines()[-1].endswith(expected), (name, err)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda d: d["cases"][0].update(max_sensitivity=None), "cases[0].max_sensitivity must be an object"),
+        (lambda d: d["cases"][0].update(max_sensitivity=0.5), "cases[0].max_sensitivity must be an object"),
+        (lambda d: d["cases"][0].update(metrics=[1]), "cases[0].metrics must be an object"),
+        (lambda d: d["run"].update(versions=["torch"]), "run.versions must be an object"),
+        (lambda d: d["run"].update(code="abc"), "run.code must be an object"),
+    ],
+)
+def test_a_malformed_results_file_is_one_line_for_report(tmp_path: Path, capsys: pytest.CaptureFixture[str], change, fragment) -> None:  # type: ignore[no-untyped-def]
+    (current,) = [path for path in COMMITTED if read_run_file(path).kind == RESULTS]
+    data = json.loads(current.read_text())
+    change(data)
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps(data))
+    assert main(["report", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err, err

@@ -51,15 +51,32 @@ def _source_of(region_text: list[str]) -> str:
     return "\n".join(line for line in region_text if line not in (GAP, "```"))
 
 
+def _changed(region_text: list[str], patterns: tuple[str, ...], what: str) -> str:
+    """The region's own source with one ``what`` (a word or a number) changed in a shown line, after the part
+    that the line's selecting pattern matches (so the line is still selected and compared)."""
+    lines = [line for line in region_text if line not in (GAP, "```")]
+    anchors = [pattern for pattern in patterns if pattern != GAP]
+    token = r"[-+]?\d+\.\d+" if what == "number" else r"\b[a-z]{4,}\b"
+    for index, (line, pattern) in enumerate(zip(lines, anchors, strict=True)):
+        found = re.compile(token).search(line, re.compile(pattern).search(line).end())  # type: ignore[union-attr]
+        if found and "thread" not in line:
+            new = str(float(found.group()) * 1.5) if what == "number" else found.group().upper()
+            lines[index] = line[: found.start()] + new + line[found.end():]
+            return "\n".join(lines)
+    if what == "number":  # a region without numbers (the failing cases' list): a word
+        return _changed(region_text, patterns, "word")
+    pytest.fail(f"no {what} to change in {region_text}")
+
+
+@pytest.mark.parametrize("what", ["word", "number"])
 @pytest.mark.parametrize("name", [name for name, recipe in RECIPES.items() if recipe.source != "compare"])
-def test_a_changed_message_or_number_in_a_run_fails_the_check(name: str) -> None:
+def test_a_changed_word_or_number_in_a_run_fails_the_check_at_its_line(name: str, what: str) -> None:
     page, region = next((page, region) for page in _pages() for region in regions(page) if region.name == name)
-    source = _source_of(region.text)
-    assert run({RECIPES[name].source: source}, write=False, pages=[str(page.relative_to(ROOT))], only=[name])[0] == []
-    words = next(m for m in re.finditer(r"[a-z]{5,}", source))  # a word of the first message line
-    reworded = source[: words.start()] + words.group().upper() + source[words.end():]
-    problems = run({RECIPES[name].source: reworded}, write=False, pages=[str(page.relative_to(ROOT))], only=[name])[0]
-    assert len(problems) == 1 and f"output {name}" in problems[0], problems
+    recipe, where = RECIPES[name], [str(page.relative_to(ROOT))]
+    assert run({recipe.source: _source_of(region.text)}, write=False, pages=where, only=[name])[0] == []
+    changed = _changed(region.text, recipe.lines, what)
+    problems = run({recipe.source: changed}, write=False, pages=where, only=[name])[0]
+    assert len(problems) == 1 and f"output {name}, line " in problems[0] and "the page shows" in problems[0], problems
 
 
 def test_a_changed_message_in_the_code_fails_the_compare_region(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,9 +7,10 @@ method or metric, a model factory wrapping the default one in its place, a manif
 against a copy of the committed baselines and snapshots, whose calibration seeds the paired reruns
 (``--xai-paired-reruns``, on in every run) repeat: unmutated, the wrapped model *is* efficientnet_lite0.
 
-Method-level changes run the sensitivity and snapshot suites on the methods they change (Guided
-Backprop's row the sanity suite too: its known randomisation failure stops failing; IG's and Occlusion's
-rows the snapshot suite alone, to save their 11 explanations a photo); each affected
+Method-level changes run the sensitivity and snapshot suites on the methods they change (IG's and
+Occlusion's rows the snapshot suite alone, to save their 11 explanations a photo; Guided Backprop's
+randomisation is a shipped known failure, which is not strict, so its row is caught by the snapshot and
+max sensitivity, not by the check that stops failing); each affected
 (method, photo) case must fail, the snapshot must name the change, and the model's fingerprint must not
 move, and the check that catches it must call it worse or changed from the paired reruns; method-level rows
 run on coffee (paired reruns cost K + 1 computations of each changed number). Model-level changes run the
@@ -44,7 +45,6 @@ PAIRED_PHOTO = "coffee"
 number, so those rows run on one photo."""
 METHODS = ("IG", "IG-SG", "IG-VG", "GradientSHAP", "Occlusion", "LRP", "GuidedBackprop", "GuidedGradCAM")
 SENSITIVITY_SNAPSHOT = ("suites/test_sensitivity.py", "suites/test_snapshot.py")
-GATE_SUITES = (*SENSITIVITY_SNAPSHOT, "suites/test_sanity.py")
 SNAPSHOT_SUITE = ("suites/test_snapshot.py",)
 METRICS_SUITE = "suites/test_metrics.py"
 METRIC_FILES = ("avg_sensitivity", "infidelity", "ris", "ros", "road")
@@ -186,7 +186,7 @@ REGRESSIONS = [
     Regression("gs_no_input_noise", "gs_no_input_noise", ("GradientSHAP",), "snapshot"),
     Regression("gs_zero_baseline", "gs_zero_baseline", ("GradientSHAP",), "snapshot", paired_blind=True),
     Regression("occlusion_fill", "occlusion_fill", ("Occlusion",), "snapshot", SNAPSHOT_SUITE),
-    Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot", GATE_SUITES),
+    Regression("gbp_no_rewrite", "gbp_no_rewrite", ("GuidedBackprop",), "snapshot"),
     # Captum has no LRP rule for the un-adapted model's SamePadConv2d: refused in one line, nothing to classify
     Regression("lrp_unadapted", "lrp_unadapted", ("LRP",), "snapshot", refused="has no rule defined"),
     Regression("gradcam_early", "gradcam_early", ("GuidedGradCAM",), "snapshot"),

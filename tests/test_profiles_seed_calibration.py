@@ -126,7 +126,7 @@ def test_calibration_writes_the_seeds_and_a_reseed_is_only_the_draws_by_its_pair
     result = gate_project.runpytest("--xai-calibrate", "5")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*4 new, calibrated under 5 other seeds*"])
-    result.stdout.fnmatch_lines(["*loose case(s), spread under other seeds above 5%*", "*tinynet.build-IG-SG-*"])
+    result.stdout.fnmatch_lines(["*loose number(s) of * case(s), spread under other seeds above 5%*", "*tinynet.build-IG-SG-*"])
     stored = json.loads((gate_project.path / "baselines.json").read_text())["profiles"]["quick"]["tinynet.build"]
     for method in ("IG-SG", "IG"):
         for image in ("a", "b"):
@@ -166,7 +166,7 @@ def test_loose_cases_are_listed_with_their_spread(gate_project: pytest.Pytester)
     entry["spread"] = {"min": 0.0, "max": 1.0, "mean": 0.5, "relative": 0.2, "k": 6}
     path.write_text(json.dumps(data))
     result = gate_project.runpytest()
-    result.stdout.fnmatch_lines(["*1 loose case(s), spread under other seeds above 5%*", "*tinynet.build-IG-a: relative spread 20.0% over 6 seeds*"])
+    result.stdout.fnmatch_lines(["*1 loose number(s) of 1 case(s), spread under other seeds above 5%*", "*tinynet.build-IG-a: relative spread 20.0% over 6 seeds*"])
 
 
 def test_the_noise_is_a_prediction_bound_that_tightens_with_more_seeds() -> None:

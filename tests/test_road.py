@@ -183,3 +183,25 @@ def test_the_iterative_solve_is_not_a_copy_of_the_image() -> None:
     assert torch.equal(filled[0].reshape(1, -1)[:, ~removed[0]], image.reshape(1, -1)[:, ~removed[0]])
     with pytest.raises(ValueError, match="solver"):
         road(lambda b: b.sum(dim=(1, 2, 3)), image, image, (0.5,), image, torch.zeros(9, 9), solver="cg")
+
+
+@pytest.mark.parametrize(("solver", "on", "expected"), [("iterative", "cpu", "iterative"), ("direct", "cpu", "direct"),
+                                                        ("auto", "cpu", "direct"), ("auto", "meta", "iterative")])
+def test_the_solver_is_the_one_asked_for_and_auto_follows_the_device(
+    solver: str, on: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which solve ran (the comparisons above would pass if every call took the direct one). An image on
+    torch's ``meta`` device stands in for a GPU's: any device but the CPU."""
+    model, image, faithful, noise, ties = _scene()
+    called = []
+    monkeypatch.setattr(road_module, "impute", lambda *a, **k: called.append("direct") or impute(*a, **k))
+
+    def iterative(image: torch.Tensor, masks: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+        called.append(("iterative", image.device.type, masks.device.type))
+        return torch.zeros(masks.shape[0], *image.shape, dtype=torch.float64)  # the values are not what is tested
+
+    monkeypatch.setattr(road_module, "impute_iterative", iterative)
+    road(_probabilities(model), image.to(on), faithful, (0.5,), noise, ties, solver=solver)
+    assert called and all((c if isinstance(c, str) else c[0]) == expected for c in called), called
+    if expected == "iterative":
+        assert called == [("iterative", on, on)]  # one solve of every mask, on the image's device

@@ -143,11 +143,13 @@ def test_xdist_gives_the_serial_values(gate_project: pytest.Pytester) -> None:
     import os
 
     share = str(max(1, len(os.sched_getaffinity(0)) // 2))
-    gate_project.runpytest("--xai-update-baselines", "--xai-threads", share).assert_outcomes(passed=4)
+    gate_project.runpytest("--xai-update-baselines", "--xai-threads", share, "--xai-results", "serial.json").assert_outcomes(passed=4)
     serial = _values(gate_project.path / "baselines.json")
     (gate_project.path / "baselines.json").unlink()
-    result = gate_project.runpytest_subprocess("-n", "2", "--xai-update-baselines")
+    result = gate_project.runpytest_subprocess("-n", "2", "--xai-update-baselines", "--xai-results", "xdist.json")
     result.assert_outcomes(passed=4)
+    codes = [json.loads((gate_project.path / name).read_text())["run"]["code"] for name in ("serial.json", "xdist.json")]
+    assert codes[0] == codes[1] and len(codes[0]["digest"]) == 16  # one code, whether the controller prepared or not
     share = max(1, len(os.sched_getaffinity(0)) // 2)
     result.stdout.fnmatch_lines([f"*{share} torch thread(s) per process (* usable core(s) / 2 worker(s))*"])
     assert _values(gate_project.path / "baselines.json") == serial

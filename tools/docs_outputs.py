@@ -13,7 +13,7 @@ is a recipe: a source, and the lines of it that the page shows (``...`` where li
 
 ``--write`` replaces each region with its source's lines, verbatim. ``--check`` compares them after masking
 what varies by machine (seconds, thread and core counts): every word must be the same, and every number
-within 2e-3 relative, or one unit of its last printed digit where it shows 3 significant digits or more
+within 1.6e-3 relative (the tightest floor), or one unit of its last printed digit where it shows 3 significant digits or more
 (float rounding within the floors moves a printed number that far); numbers both within 1e-6 of zero
 (a solver's rounding) agree. It exits 1 with one line per region that differs, and names each region it could
 not check because its source was not given. .ci/run gives both files, from its own gate runs.
@@ -44,6 +44,8 @@ MASKS = (
     (re.compile(r"\d+ torch thread\(s\) per process \(\d+ usable core\(s\) / \d+ worker\(s\)\)"),
      "<threads> torch thread(s) per process (<cores> usable core(s) / <workers> worker(s))"),
 )
+RELATIVE = 1.6e-3
+"""How far a number may move relatively: the tightest relative floor (max sensitivity's, RIS's, infidelity's)."""
 NUMBER = re.compile(r"[-+]?\d+(?:\.(\d+))?(?:e[-+]?\d+)?")
 
 
@@ -68,7 +70,7 @@ RECIPES: dict[str, Recipe] = {
     )),
     "guide-summary": Recipe("gate", (
         *_max_sensitivity(("GradientSHAP", "cat"), ("GuidedBackprop", "cat"), ("IG", "cat"), ("IG-SG", "cat")), GAP,
-        r"^xai-eval: \d+ loose case\(s\)", r"^  efficientnet_lite0-IG-SG-cat: relative spread", GAP,
+        r"^xai-eval: \d+ loose number\(s\)", r"^  efficientnet_lite0-IG-SG-cat: relative spread", GAP,
         r"^xai-eval: \d+ of \d+ case\(s\) changed", r"^xai-eval: seed ",
     )),
     "guide-changed": Recipe("reseeded", (
@@ -163,7 +165,7 @@ def _masked(line: str) -> str:
 
 
 def _numbers_agree(shown: str, fresh: str) -> bool:
-    """Within 2e-3 relative, or one unit of the shown number's last digit where it shows 3 or more significant
+    """Within RELATIVE, or one unit of the shown number's last digit where it shows 3 or more significant
     digits (two roundings of nearly equal values differ by one unit; a short number such as 0.001 is exact)."""
     a, b = float(shown), float(fresh)
     if abs(a) <= 1e-6 and abs(b) <= 1e-6:  # rounding-sized (a solver's ~1e-8): below every floor, machine-dependent
@@ -171,7 +173,7 @@ def _numbers_agree(shown: str, fresh: str) -> bool:
     digits = NUMBER.fullmatch(shown)
     significant = len(shown.lstrip("+-").replace(".", "").lstrip("0"))
     unit = 10.0 ** -len(digits[1]) if digits and digits[1] and "e" not in shown.lower() and significant >= 3 else 0.0
-    return abs(a - b) <= max(2e-3 * abs(b), 1.0001 * unit)
+    return abs(a - b) <= max(RELATIVE * abs(b), 1.0001 * unit)
 
 
 def same_line(shown: str, fresh: str) -> bool:

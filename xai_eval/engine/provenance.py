@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from xai_eval.config.images import ImageEntry
     from xai_eval.config.profiles import Profile
 
@@ -27,14 +29,9 @@ def versions() -> dict[str, str]:
             "xai_eval": __version__}
 
 
-def work_info(profile: Profile, models: Sequence[str], methods: Sequence[str], images: Sequence[ImageEntry]) -> dict[str, Any]:
-    """What the run was asked to compute, whatever the hardware: ``xai-eval compare`` refuses runs that differ
-    here. ``models`` are the model specs as configured. The profile's settings as resolved, the models and methods requested (a method the device skipped
-    still counts), and each photo's id with a digest of its file."""
+def profile_settings(profile: Profile) -> dict[str, Any]:
+    """The profile's settings as resolved (every shared setting, each method's arguments, the metrics and theirs)."""
     import dataclasses
-    import hashlib
-
-    from xai_eval.models.registry import model_id
 
     settings = {
         field.name: getattr(profile, field.name) for field in dataclasses.fields(profile) if field.name not in ("name", "methods")
@@ -42,8 +39,19 @@ def work_info(profile: Profile, models: Sequence[str], methods: Sequence[str], i
     settings["methods"] = {method: dict(kwargs) for method, kwargs in profile.methods.items()}
     settings["metrics"] = list(profile.metrics)
     settings["metric_settings"] = {metric: dict(values) for metric, values in profile.metric_settings.items()}
+    return settings
+
+
+def work_info(profile: Profile, models: Sequence[str], methods: Sequence[str], images: Sequence[ImageEntry]) -> dict[str, Any]:
+    """What the run was asked to compute, whatever the hardware: ``xai-eval compare`` refuses runs that differ
+    here. ``models`` are the model specs as configured. The profile's settings as resolved, the models and methods requested (a method the device skipped
+    still counts), and each photo's id with a digest of its file."""
+    import hashlib
+
+    from xai_eval.models.registry import model_id
+
     return {
-        "profile_settings": settings,
+        "profile_settings": profile_settings(profile),
         "models": [model_id(spec) for spec in models],
         "methods": list(methods),
         "photos": {entry.id: hashlib.sha256(entry.path.read_bytes()).hexdigest()[:16] for entry in images},
@@ -65,16 +73,32 @@ def _stable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else repr(value)
 
 
+def source_digest(package: Path | None = None) -> str:
+    """A digest of the xai_eval package's Python sources as installed (or of ``package``, a folder): another
+    build, an edit, another commit."""
+    import hashlib
+    from pathlib import Path
+
+    package = package or Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def registry_digest(settings: Any = None) -> str:
-    """A digest of what the method and metric registries declare, and of ``settings`` (a run's resolved profile
-    settings): two runs with the same digest asked the same code for the same numbers."""
+    """A digest of the package's sources (:func:`source_digest`), of what the method and metric registries declare
+    (a project's own registered methods and metrics included) and of ``settings`` (a run's resolved profile
+    settings): two runs with the same digest ran the same code on the same settings. Code outside the package
+    (a project's metric function, torch, Captum) is named, not hashed: its versions are in ``run.versions``."""
     import hashlib
     import json
 
     from xai_eval.explain.methods import METHODS
     from xai_eval.measure.metrics import METRICS
 
-    content = {"methods": _stable(dict(METHODS)), "metrics": _stable(dict(METRICS)), "settings": _stable(settings)}
+    content = {"sources": source_digest(), "methods": _stable(dict(METHODS)), "metrics": _stable(dict(METRICS)),
+               "settings": _stable(settings)}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 

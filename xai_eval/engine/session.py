@@ -33,6 +33,7 @@ class XaiSession:
     def __init__(self, settings: Settings, workers: int = 1, shard: dict[str, int] | None = None,
                  bundles: Mapping[str, ModelBundle] | None = None) -> None:
         self.settings = settings
+        self._code: dict[str, Any] | None = None
         self.given = dict(bundles or {})
         self.model_option = "--xai-model"
         """How messages name where the models come from (the Python API names its argument)."""
@@ -151,14 +152,14 @@ class XaiSession:
 
     def code(self) -> dict[str, Any]:
         """The run's code identity (:func:`xai_eval.engine.provenance.code_identity` of the resolved profile's
-        settings, once prepared), made once per session."""
-        from xai_eval.engine.provenance import code_identity
+        settings), made once per session; resolved here, so an xdist controller, which never prepares, records
+        what its workers do."""
+        from xai_eval.engine.provenance import code_identity, profile_settings
 
-        cached: tuple[bool, dict[str, Any]] | None = getattr(self, "_code", None)
-        if cached is None or cached[0] != self._prepared:
-            cached = (self._prepared, code_identity(self.work_info()["profile_settings"] if self._prepared else None))
-            self._code = cached
-        return cached[1]
+        if self._code is None:
+            s = self.settings
+            self._code = code_identity(profile_settings(get_profile(s.profile, resolve_profiles(s.profile_tables, s.config_file))))
+        return self._code
 
     def work_info(self) -> dict[str, Any]:
         """What this run was asked to compute (:func:`xai_eval.engine.provenance.work_info`); after :meth:`prepare`."""

@@ -176,6 +176,7 @@ def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
         except Exception:  # noqa: BLE001 - the gate already reported a bad file
             entries[metric] = {}
     loose = []
+    loose_cases = set()
     uncalibrated = 0
     for r in sorted(results, key=lambda r: (r.metric != "max_sensitivity", r.metric, r.nodeid)):
         spread = Spread(**r.spread) if r.spread else getattr(entries[r.metric].get(r.key), "spread", None)
@@ -186,9 +187,11 @@ def loose_cases(results: Sequence[CaseResult], baselines: Path) -> list[str]:
             relative = "with a mean of 0" if spread.relative is None else f"{spread.relative:.1%}"
             loose.append(f"  {r.key.id}{which}: relative spread {relative} over {spread.k} seeds "
                          f"(min {spread.min:.4g}, max {spread.max:.4g})")
+            loose_cases.add(r.key)
     lines = []
     if loose:
-        lines += ["", f"xai-eval: {len(loose)} loose case(s), spread under other seeds above {LOOSE_SPREAD:.0%}:", *loose]
+        lines += ["", f"xai-eval: {len(loose)} loose number(s) of {len(loose_cases)} case(s), spread under other seeds "
+                      f"above {LOOSE_SPREAD:.0%}:", *loose]
     if uncalibrated:
         lines += ["", f"xai-eval: {uncalibrated} value(s) have no calibrated spread; calibrate with --xai-calibrate 5"]
     return lines

@@ -18,7 +18,7 @@ a batch solved together by conjugate gradients in torch, on the device (:func:`i
 connected set of removed pixels touches a kept pixel (at most ``p < 1`` of the image is removed), and the
 weights are symmetric, so each system is symmetric and irreducibly diagonally dominant, hence positive
 definite: it has its one solution, and conjugate gradients converge to it. On the CPU the direct solve is
-the faster one (about 8x at 224 x 224; docs/benchmarks.md); the two agree to ~1e-7 in the imputed pixels,
+the faster one (about 2.7x at 224 x 224; docs/benchmarks.md); the two agree to ~1e-7 in the imputed pixels,
 far inside ROAD's floor (tests/test_road.py).
 """
 

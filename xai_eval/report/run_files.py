@@ -75,12 +75,17 @@ def _results(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     if version != RESULTS_SCHEMA_VERSION:
         raise XaiEvalError(f"{path}: results schema_version {version!r}, this xai-eval reads {RESULTS_SCHEMA_VERSION};"
                            f" re-create it with: pytest suites/ --xai-results FILE")
-    _shard(path, _object(path, data.get("run"), "run"), "run")
+    run = _object(path, data.get("run"), "run")
+    _shard(path, run, "run")
+    for key in ("versions", "code"):
+        if key in run and not isinstance(run[key], dict):
+            raise XaiEvalError(f"{path}: run.{key} must be an object; {MAKE_THEM}")
     for index, case in enumerate(data["cases"]):
         if not isinstance(case, dict) or not all(isinstance(case.get(field), str) and case[field] for field in CASE_FIELDS):
             raise XaiEvalError(f"{path}: cases[{index}] must be an object with the strings {', '.join(CASE_FIELDS)}; {MAKE_THEM}")
-        if not isinstance(case.get("sanity", {}), dict):
-            raise XaiEvalError(f"{path}: cases[{index}].sanity must be an object; {MAKE_THEM}")
+        for part in ("sanity", "max_sensitivity", "metrics", "snapshot", "fingerprint"):
+            if not isinstance(case.get(part, {}), dict):
+                raise XaiEvalError(f"{path}: cases[{index}].{part} must be an object; {MAKE_THEM}")
     return data
 
 
