@@ -141,7 +141,7 @@ def compare_output() -> str:
     from xai_eval.report.cli import main
 
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(buffer):  # the runs' paths as the page prints them
         code = main(["compare", *COMPARE_RUNS])
     if code != 0:
         raise SystemExit(f"xai-eval compare {' '.join(COMPARE_RUNS)} exited {code}")
