@@ -12,6 +12,7 @@ from xai_eval.stores.baselines import BaselineEntry, BaselineStore
 from xai_eval.measure.spread import Spread
 from xai_eval.records.keys import CaseKey
 from xai_eval.errors import XaiEvalError
+from xai_eval.records.floors import SENSITIVITY_RTOL
 
 KEY = CaseKey("quick", "m", "IG", "img")
 
@@ -28,8 +29,8 @@ def _rerun(entry: BaselineEntry, factor: float) -> tuple[list[float], list[float
 
 @pytest.mark.parametrize(
     ("value", "meaning"),
-    [(2.0, "unchanged"), (2.0019, "unchanged"), (1.9981, "unchanged"), (2.0025, "unknown"), (2.3, "unknown"),
-     (float("nan"), "unknown")],
+    [(2.0, "unchanged"), (2.0 * (1 + 0.95 * SENSITIVITY_RTOL), "unchanged"), (2.0 * (1 - 0.95 * SENSITIVITY_RTOL), "unchanged"),
+     (2.0 * (1 + 1.25 * SENSITIVITY_RTOL), "unknown"), (2.3, "unknown"), (float("nan"), "unknown")],
 )
 def test_a_value_is_compared_at_the_floor_and_a_change_without_paired_evidence_is_unknown(value: float, meaning: str) -> None:
     assert PAIRED.compare(value).meaning == meaning
