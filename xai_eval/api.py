@@ -26,7 +26,7 @@ from xai_eval.measure.change import POLICIES
 from xai_eval.records.keys import CaseKey
 from xai_eval.records.results import CaseResult, SanityRecord, SnapshotResult
 
-from xai_eval.stores.known_failures import SHIPPED_SOURCE, KnownFailures
+from xai_eval.stores.known_failures import KnownFailures, is_strict
 
 if TYPE_CHECKING:
     import pandas
@@ -124,9 +124,8 @@ class Run:
             was = bool(old.reason(record.key, record.check)[0])
             failed = record.outcome in ("failed", "xfailed") if not was else record.outcome == "xfailed"
             reason, where = known.reason(record.key, record.check)
-            strict = where != SHIPPED_SOURCE  # a shipped known failure that passes, passes
             word = record.outcome if record.outcome == "skipped" else (
-                ("xfailed" if failed else "failed" if strict else "xpassed") if reason else ("failed" if failed else "passed"))
+                ("xfailed" if failed else "failed" if is_strict(where) else "xpassed") if reason else ("failed" if failed else "passed"))
             rejudged.append(replace(record, outcome=word))
         self.sanity = rejudged
         self.session.known = known
@@ -259,7 +258,7 @@ def _sanity(case: CaseRun, check: str, known: KnownFailures) -> SanityRecord:
     from xai_eval.engine.sanity import outcome_word, run_check
 
     reason, where = known.reason(case.key, check)
-    outcome = run_check(case, check, reason, strict=where != SHIPPED_SOURCE)
+    outcome = run_check(case, check, reason, strict=is_strict(where))
     record = SanityRecord(case.key, check, dict(outcome.values), outcome_word(outcome))
     return record
 

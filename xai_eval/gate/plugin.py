@@ -190,12 +190,12 @@ def xai_sanity(request: pytest.FixtureRequest, xai_session: XaiSession,
     baselines) runs as a strict xfail, a shipped one as a plain xfail (a pass is an XPASS, with no entry to
     remove); under ``--xai-accept-failures REASON`` a failure is recorded as known with that reason."""
     from xai_eval.engine.sanity import run_check
-    from xai_eval.stores.known_failures import ACCEPT_OPTION, SHIPPED_SOURCE
+    from xai_eval.stores.known_failures import ACCEPT_OPTION, is_strict
 
     def check(case: CaseRun, name: str) -> None:
         __tracebackhide__ = True
         reason, where = xai_session.known.reason(case.key, name)
-        strict = where != SHIPPED_SOURCE
+        strict = is_strict(where)
         if reason:
             request.applymarker(pytest.mark.xfail(strict=strict, raises=AssertionError, reason=(
                 f"known failure ({where}): {reason}" + ("; if it passes, remove its entry" if strict else ""))))
